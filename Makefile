@@ -1,0 +1,46 @@
+# respike: `make run` starts a node, `make test` sets everything up and runs the tests.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := redis-tools redis-server iptables
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test tools lint format bench soak clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Debian packages the tests drive: redis-cli, redis-benchmark, redis-server (the reference), iptables.
+tools:
+	@missing=""; \
+	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
+	command -v redis-benchmark >/dev/null || missing="$$missing redis-tools"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v iptables >/dev/null || missing="$$missing iptables"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: $(STAMP)
+	$(BIN)/respike
+
+test: $(STAMP) tools
+	$(BIN)/ruff check respike tests compat bench
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check respike tests compat bench
+
+format: $(STAMP)
+	$(BIN)/ruff format respike tests compat bench
+
+bench: $(STAMP) tools
+	$(BIN)/python bench/redis_compare.py
+
+clean:
+	rm -rf $(VENV) respike-data .pytest_cache .hypothesis

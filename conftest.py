@@ -1,0 +1,83 @@
+"""Fixtures that run real respike (and redis-server) processes for the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+import redis
+
+from respike.process import NodeProcess, free_port, ping, wait_until
+
+
+@pytest.fixture(scope="session")
+def node():
+    """One shared node for command tests; each test starts from an empty database."""
+    proc = NodeProcess(config="[namespaces.test]\nnsup-period = 1\n[namespaces.other]\n").start()
+    yield proc
+    proc.cleanup()
+
+
+def _client(node: NodeProcess, protocol: int) -> redis.Redis:
+    return redis.Redis(host=node.host, port=node.port, protocol=protocol, socket_timeout=10)
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def r(node, request):
+    """A redis-py client on the shared node, once with RESP2 and once with RESP3."""
+    client = _client(node, request.param)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def r3(node):
+    client = _client(node, 3)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def start_node():
+    """Start nodes with a given config; every one is stopped at the end of the test."""
+    started: list[NodeProcess] = []
+
+    def start(config: str = "", **kwargs) -> NodeProcess:
+        proc = NodeProcess(config=config, **kwargs)
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A reference redis-server for differential tests."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (make test installs it)")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="redis-ref-")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: ping("127.0.0.1", port), 10, "redis-server")
+        yield ("127.0.0.1", port)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def pytest_configure(config):
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")

@@ -1,0 +1,353 @@
+"""A namespace: its policies, its records, and the rules every record write obeys.
+
+Record operations are synchronous: the caller (one event-loop step) looks a record up,
+decides, and commits with `write`/`delete`, so each command is atomic without locks.
+`write` is the one place that enforces limits, bumps generation and last-update-time,
+charges memory and hands the record to storage and to the write hook (replication).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from zlib import crc32
+
+from ..config import NamespaceConfig
+from ..errors import RecordError, ResultCode
+from ..keyspace import N_PARTITIONS, partition_of, split_key
+from .record import RECORD_OVERHEAD, Record, next_generation
+from .storage import MemoryStorage, Storage
+
+log = logging.getLogger("respike.engine")
+
+KEEP = -1  # void argument: leave the void-time as it is (new records get default-ttl)
+DEFAULT = -2  # void argument: the namespace's default-ttl, for new and existing records
+MAX_TTL_MS = 10 * 365 * 86400 * 1000
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class Counters:
+    """Aerospike-style per-namespace statistics."""
+
+    client_read_success: int = 0
+    client_read_not_found: int = 0
+    client_write_success: int = 0
+    client_write_error: int = 0
+    client_delete_success: int = 0
+    client_delete_not_found: int = 0
+    fail_generation: int = 0
+    fail_key_busy: int = 0
+    fail_record_too_big: int = 0
+    expired_objects: int = 0
+    evicted_objects: int = 0
+    truncated_objects: int = 0
+
+
+WriteHook = Callable[[bytes, "Record | None"], None]
+
+
+class Namespace:
+    def __init__(
+        self,
+        config: NamespaceConfig,
+        storage: Storage | None = None,
+        clock: Callable[[], int] = wall_ms,
+        namespaces: dict[bytes, Any] | None = None,
+    ):
+        self.name = config.name
+        self.bname = config.name.encode()
+        self.config = config
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self.persistent = not isinstance(self.storage, MemoryStorage)
+        self.clock = clock
+        self.namespaces = namespaces if namespaces is not None else {self.bname: self}
+        self.stats = Counters()
+        self.used_bytes = 0
+        self.set_objects: dict[bytes, int] = {}
+        self.cutoffs: dict[bytes | None, int] = {}  # truncate points: set (None = all) -> lut
+        self.on_write: WriteHook | None = None
+        self.last_lut = 0
+        self.stop_writes = False
+        self._lookup = self.storage.get
+        self.apply_settings()
+
+    # --- settings ----------------------------------------------------------------------
+
+    def apply_settings(self) -> None:
+        """Cache the settings the hot path reads; called again after CONFIG SET."""
+        v = self.config.values
+        self.max_record_size = v["max-record-size"]
+        self.default_ttl_ms = v["default-ttl"] * 1000
+        self.max_ttl_ms = v["max-ttl"] * 1000
+        self.ttl_allowed = bool(v["nsup-period"]) or v["allow-ttl-without-nsup"]
+        size = v["memory-size"]
+        stop_pct, evict_pct = v["stop-writes-used-pct"], v["evict-used-pct"]
+        self.stop_bytes = size * stop_pct // 100 if stop_pct else float("inf")
+        self.evict_bytes = size * evict_pct // 100 if evict_pct else float("inf")
+        self.max_bin_name = v["max-bin-name-length"] or 1 << 62
+
+    # --- reads -------------------------------------------------------------------------
+
+    def get(self, key: bytes) -> Record | None:
+        """The live record, or None if absent, expired (reclaimed now) or truncated."""
+        rec = self._lookup(key)
+        if rec is None:
+            return None
+        if rec.void and rec.void <= self.clock():
+            self._remove(key, rec)
+            self.stats.expired_objects += 1
+            return None
+        if self.cutoffs and self._truncated(key, rec):
+            self._remove(key, rec)
+            self.stats.truncated_objects += 1
+            return None
+        return rec
+
+    def read(self, key: bytes) -> Record | None:
+        """`get` for client reads: counts success / not-found."""
+        rec = self.get(key)
+        if rec is None:
+            self.stats.client_read_not_found += 1
+        else:
+            self.stats.client_read_success += 1
+        return rec
+
+    # --- writes ------------------------------------------------------------------------
+
+    def check(self, rec: Record | None, key: bytes, value_size: int) -> int:
+        """Refuse a write before anything changes; returns the new record size."""
+        size = value_size + len(key) + RECORD_OVERHEAD
+        if size > self.max_record_size:
+            self.stats.fail_record_too_big += 1
+            self.stats.client_write_error += 1
+            raise RecordError(
+                ResultCode.RECORD_TOO_BIG,
+                f"record of {size} bytes exceeds max-record-size {self.max_record_size}",
+            )
+        if self.used_bytes >= self.stop_bytes:
+            self.stats.client_write_error += 1
+            raise RecordError(
+                ResultCode.OUT_OF_SPACE,
+                f"namespace {self.name} is at stop-writes (memory used over stop-writes-used-pct)",
+            )
+        return size
+
+    def write(
+        self,
+        key: bytes,
+        rec: Record | None,
+        kind: int,
+        value: object,
+        value_size: int,
+        void: int = KEEP,
+    ) -> Record:
+        """Commit a new value for `key` (rec = its current record or None)."""
+        size = self.check(rec, key, value_size)
+        lut = self.clock()
+        if lut <= self.last_lut:
+            lut = self.last_lut + 1
+        self.last_lut = lut
+        if void < 0 and (rec is None or void == DEFAULT):
+            void = lut + self.default_ttl_ms if self.default_ttl_ms else 0
+        if rec is None:
+            rec = Record(kind, value, 1, void, lut, size)
+            self.storage.put(key, partition_of(key), rec, True)
+            self.used_bytes += size
+            self._count_set(key, 1)
+        else:
+            rec.kind = kind
+            rec.value = value
+            rec.gen = next_generation(rec.gen)
+            rec.lut = lut
+            if void >= 0:
+                rec.void = void
+            self.used_bytes += size - rec.size
+            rec.size = size
+            if self.persistent:
+                self.storage.put(key, partition_of(key), rec, False)
+        self.stats.client_write_success += 1
+        if self.on_write is not None:
+            self.on_write(key, rec)
+        return rec
+
+    def touch(self, key: bytes, rec: Record, void: int) -> Record:
+        """A metadata-only write (EXPIRE, PERSIST, TOUCH): new void-time, generation bump."""
+        return self.write(key, rec, rec.kind, rec.value, rec.size - len(key) - RECORD_OVERHEAD, void)
+
+    def delete(self, key: bytes, rec: Record | None = None) -> bool:
+        """Client delete; True if a live record was removed."""
+        if rec is None:
+            rec = self.get(key)
+        if rec is None:
+            self.stats.client_delete_not_found += 1
+            return False
+        self._remove(key, rec)
+        self.stats.client_delete_success += 1
+        if self.on_write is not None:
+            self.on_write(key, None)
+        return True
+
+    def _remove(self, key: bytes, rec: Record) -> None:
+        self.storage.delete(key, partition_of(key), rec)
+        self.used_bytes -= rec.size
+        self._count_set(key, -1)
+
+    def _count_set(self, key: bytes, delta: int) -> None:
+        setname = split_key(key, self.namespaces)[1]
+        if setname:
+            left = self.set_objects.get(setname, 0) + delta
+            if left:
+                self.set_objects[setname] = left
+            else:
+                self.set_objects.pop(setname, None)
+
+    # --- TTL ---------------------------------------------------------------------------
+
+    def void_from_ttl_ms(self, ttl_ms: int, now: int | None = None) -> int:
+        """Absolute void-time for a relative TTL, enforcing max-ttl and the nsup rule."""
+        if ttl_ms > self.max_ttl_ms:
+            raise RecordError(
+                ResultCode.PARAMETER, f"TTL exceeds max-ttl of namespace {self.name}"
+            )
+        if not self.ttl_allowed:
+            raise RecordError(
+                ResultCode.FORBIDDEN,
+                f"TTL given but nsup-period is 0 in namespace {self.name} (set allow-ttl-without-nsup)",
+            )
+        return (self.clock() if now is None else now) + ttl_ms
+
+    # --- truncate ----------------------------------------------------------------------
+
+    def truncate(self, setname: bytes | None = None, before: int | None = None) -> int:
+        """Delete every record (of a set) last updated at or before `before` (default now).
+
+        Returns the cutoff. Memory namespaces drop the records at once; device namespaces
+        keep the cutoff (records are hidden at once and removed by `sweep`), since old
+        copies on the device must stay dead across restarts.
+        """
+        cutoff = before if before is not None else max(self.clock(), self.last_lut)
+        self.last_lut = max(self.last_lut, cutoff)
+        name = setname or None
+        if self.persistent:
+            self.cutoffs[name] = max(cutoff, self.cutoffs.get(name, 0))
+            self.storage.truncated(name, cutoff)
+            return cutoff
+        if name is None and before is None:
+            self.stats.truncated_objects += self.storage.count()
+            self.storage.clear()
+            self.used_bytes = 0
+            self.set_objects.clear()
+            return cutoff
+        for key in list(self.storage.keys()):
+            rec = self._lookup(key)
+            if rec is None or rec.lut > cutoff:
+                continue
+            if name is None or split_key(key, self.namespaces)[1] == name:
+                self._remove(key, rec)
+                self.stats.truncated_objects += 1
+        return cutoff
+
+    def _truncated(self, key: bytes, rec: Record) -> bool:
+        cutoff = self.cutoffs.get(None)
+        if cutoff is not None and rec.lut <= cutoff:
+            return True
+        setname = split_key(key, self.namespaces)[1]
+        cutoff = self.cutoffs.get(setname) if setname else None
+        return cutoff is not None and rec.lut <= cutoff
+
+    # --- background work (called in slices by the node) --------------------------------
+
+    def sweep(self, now: int, evict_before: int = 0) -> Iterator[int]:
+        """One nsup round: remove expired, truncated and (void < evict_before) records.
+
+        Yields after every partition so the event loop keeps serving; the value yielded is
+        the number of records removed so far.
+        """
+        removed = 0
+        cutoffs = dict(self.cutoffs)
+        for pid in range(N_PARTITIONS):
+            for key in self.storage.partition_keys(pid):
+                rec = self._lookup(key)
+                if rec is None:
+                    continue
+                if rec.void and rec.void <= now:
+                    self.stats.expired_objects += 1
+                elif cutoffs and self._truncated(key, rec):
+                    self.stats.truncated_objects += 1
+                elif rec.void and rec.void < evict_before:
+                    self.stats.evicted_objects += 1
+                else:
+                    continue
+                self._remove(key, rec)
+                removed += 1
+            yield removed
+        # Purged everything older than the cutoffs taken at the start of the round.
+        for name, cutoff in cutoffs.items():
+            if self.cutoffs.get(name) == cutoff and not self.persistent:
+                del self.cutoffs[name]
+
+    def eviction_cutoff(self) -> int:
+        """Void-time below which records go, so that ~evict-tenths-pct of them are evicted."""
+        voids = [
+            rec.void
+            for pid in range(N_PARTITIONS)
+            for key in self.storage.partition_keys(pid)
+            if (rec := self._lookup(key)) is not None and rec.void
+        ]
+        if not voids:
+            return 0
+        share = max(1, len(voids) * self.config["evict-tenths-pct"] // 1000)
+        voids.sort()
+        return voids[min(share, len(voids) - 1)] + (1 if share >= len(voids) else 0)
+
+    # --- iteration ---------------------------------------------------------------------
+
+    def count(self) -> int:
+        return self.storage.count()
+
+    def scan(
+        self, cursor: int, count: int, accept: Callable[[bytes, Record], bool] | None = None
+    ) -> tuple[int, list[bytes]]:
+        """One SCAN step. The cursor is partition + 4096 * (crc32 to resume from), so keys
+        present for the whole scan are returned exactly once however the data changes."""
+        pid, start = cursor & 0xFFF, cursor >> 12
+        found: list[bytes] = []
+        while pid < N_PARTITIONS:
+            entries = sorted(
+                (h, k) for k in self.storage.partition_keys(pid) if (h := crc32(k)) >= start
+            )
+            for i, (h, key) in enumerate(entries):
+                if len(found) >= count and h != entries[i - 1][0]:
+                    return pid | (h << 12), found
+                rec = self.get(key)
+                if rec is not None and (accept is None or accept(key, rec)):
+                    found.append(key)
+            pid, start = pid + 1, 0
+            if len(found) >= count:
+                break
+        return (pid if pid < N_PARTITIONS else 0), found
+
+    def random_key(self) -> bytes | None:
+        total = self.storage.count()
+        for _ in range(64):
+            if not total:
+                return None
+            pid = random.randrange(N_PARTITIONS)
+            keys = self.storage.partition_keys(pid)
+            if keys:
+                key = random.choice(keys)
+                if self.get(key) is not None:
+                    return key
+            total = self.storage.count()
+        for key in self.storage.keys():
+            if self.get(key) is not None:
+                return key
+        return None

@@ -1,0 +1,127 @@
+"""Records: typed bins plus Aerospike metadata (generation, void-time, last-update-time).
+
+A record's `kind` says which Redis type it is. Strings keep their one value directly
+(no bin dict) because they are most records and the hot path; every other kind holds
+bins or one collection. Native commands see a string as one bin named `value`.
+"""
+
+from __future__ import annotations
+
+STRING = 0
+HASH = 1
+LIST = 2
+SET = 3
+ZSET = 4
+
+KIND_NAMES = ("string", "hash", "list", "set", "zset")
+STRING_BIN = b"value"
+
+# Bytes of index and object overhead charged to every record against memory-size.
+RECORD_OVERHEAD = 64
+MAX_GENERATION = 65535
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+
+
+class Record:
+    """One key's data. `void` and `lut` are milliseconds since the Unix epoch (0 = never)."""
+
+    __slots__ = ("kind", "value", "gen", "void", "lut", "size")
+
+    def __init__(self, kind: int, value: object, gen: int, void: int, lut: int, size: int):
+        self.kind = kind
+        self.value = value
+        self.gen = gen
+        self.void = void
+        self.lut = lut
+        self.size = size
+
+    def bins(self) -> dict[bytes, object]:
+        """The record as Aerospike bins."""
+        if self.kind == STRING:
+            return {STRING_BIN: self.value}
+        if self.kind == HASH:
+            return self.value  # type: ignore[return-value]
+        return {KIND_NAMES[self.kind].encode(): self.value}
+
+    def __repr__(self) -> str:
+        return f"Record({KIND_NAMES[self.kind]}, gen={self.gen}, void={self.void}, lut={self.lut})"
+
+
+def next_generation(gen: int) -> int:
+    """16-bit generation that wraps 65535 -> 1 (0 means no record)."""
+    return 1 if gen >= MAX_GENERATION else gen + 1
+
+
+def parse_int(value: bytes) -> int | None:
+    """Redis's string2ll: canonical signed 64-bit decimal only (no '+', spaces, leading 0s)."""
+    if not 0 < len(value) <= 20:
+        return None
+    first = value[0]
+    if not (48 <= first <= 57 or first == 45):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    if b"%d" % number != value or not INT64_MIN <= number <= INT64_MAX:
+        return None
+    return number
+
+
+def to_bin(value: bytes) -> bytes | int:
+    """A client value as stored: canonical integers become integer bins."""
+    if value.__class__ is not bytes:
+        raise TypeError("bin values must be bytes")
+    if value and (48 <= value[0] <= 57 or value[0] == 45) and len(value) <= 20:
+        number = parse_int(value)
+        if number is not None:
+            return number
+    return value
+
+
+def bin_bytes(value: object) -> bytes:
+    """A bin as Redis clients read it back."""
+    if value.__class__ is bytes:
+        return value  # type: ignore[return-value]
+    if value.__class__ is int:
+        return b"%d" % value  # type: ignore[str-format]
+    if value.__class__ is float:
+        return format_float(value).encode()  # type: ignore[arg-type]
+    if isinstance(value, str):
+        return value.encode()
+    raise TypeError(f"bin of type {type(value).__name__} has no string form")
+
+
+def value_size(value: object) -> int:
+    """Bytes charged for a bin value."""
+    cls = value.__class__
+    if cls is bytes:
+        return len(value)  # type: ignore[arg-type]
+    if cls is int or cls is float:
+        return 8
+    if cls is dict:
+        return sum(len(k) + value_size(v) for k, v in value.items())  # type: ignore[attr-defined]
+    if cls is list:
+        return sum(value_size(v) + 2 for v in value)  # type: ignore[attr-defined]
+    if cls is str:
+        return len(value.encode())  # type: ignore[attr-defined]
+    if value is None:
+        return 0
+    return 16
+
+
+def format_float(value: float) -> str:
+    """Shortest text that reads back as the same double, as Redis 7 prints them."""
+    if value != value:
+        return "nan"
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    if value == int(value) and abs(value) < 1e17:
+        return "%d" % value
+    text = repr(value)
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        sign = "-" if exp.startswith("-") else "+"
+        text = f"{mantissa}e{sign}{exp.lstrip('+-').zfill(2)}"
+    return text

@@ -1,0 +1,88 @@
+"""Where a namespace's records live. The namespace talks to one of these and nothing else.
+
+The memory engine keeps live Record objects in a dict keyed by the Redis key (the digest
+is a function of the key, so the key is an equivalent identity and saves hashing on every
+request), plus the set of keys of each partition so scans, truncates and migrations walk
+one partition at a time. The device engine plugs in behind the same interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from ..keyspace import N_PARTITIONS
+from .record import Record
+
+
+class Storage(Protocol):
+    """What a namespace needs from a storage engine.
+
+    `get` may return the live record (memory) or a decoded copy (device); callers commit
+    every change through `put`, so both behave the same.
+    """
+
+    def get(self, key: bytes) -> Record | None: ...
+
+    def put(self, key: bytes, pid: int, rec: Record, created: bool) -> None: ...
+
+    def delete(self, key: bytes, pid: int, rec: Record) -> None: ...
+
+    def partition_keys(self, pid: int) -> list[bytes]: ...
+
+    def partition_count(self, pid: int) -> int: ...
+
+    def keys(self) -> Iterator[bytes]: ...
+
+    def count(self) -> int: ...
+
+    def info(self) -> dict[str, object]: ...
+
+    def clear(self) -> None: ...
+
+    def truncated(self, setname: bytes | None, cutoff: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self.records: dict[bytes, Record] = {}
+        self.parts: list[set[bytes]] = [set() for _ in range(N_PARTITIONS)]
+        # Bound once: the namespace's hot path calls this directly.
+        self.get = self.records.get
+
+    def put(self, key: bytes, pid: int, rec: Record, created: bool) -> None:
+        if created:
+            self.records[key] = rec
+            self.parts[pid].add(key)
+
+    def delete(self, key: bytes, pid: int, rec: Record) -> None:
+        del self.records[key]
+        self.parts[pid].discard(key)
+
+    def partition_keys(self, pid: int) -> list[bytes]:
+        return list(self.parts[pid])
+
+    def partition_count(self, pid: int) -> int:
+        return len(self.parts[pid])
+
+    def keys(self) -> Iterator[bytes]:
+        return iter(list(self.records))
+
+    def count(self) -> int:
+        return len(self.records)
+
+    def info(self) -> dict[str, object]:
+        return {}
+
+    def clear(self) -> None:
+        self.records.clear()
+        for part in self.parts:
+            part.clear()
+
+    def truncated(self, setname: bytes | None, cutoff: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,120 @@
+"""Every error respike can answer, defined once.
+
+Two families: Aerospike result codes (what the engine and the cluster raise, answered as
+`-NAME text (code)`), and Redis's error replies (exact texts that Redis clients match on).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ResultCode(IntEnum):
+    """Aerospike server result codes (as/include/base/proto.h)."""
+
+    OK = 0
+    UNKNOWN = 1
+    KEY_NOT_FOUND = 2
+    GENERATION = 3
+    PARAMETER = 4
+    KEY_EXISTS = 5
+    BIN_EXISTS = 6
+    CLUSTER_KEY_MISMATCH = 7
+    OUT_OF_SPACE = 8
+    TIMEOUT = 9
+    UNAVAILABLE = 11
+    INCOMPATIBLE_TYPE = 12
+    RECORD_TOO_BIG = 13
+    KEY_BUSY = 14
+    UNSUPPORTED = 16
+    BIN_NOT_FOUND = 17
+    DEVICE_OVERLOAD = 18
+    NAMESPACE = 20
+    BIN_NAME = 21
+    FORBIDDEN = 22
+    ELEMENT_NOT_FOUND = 23
+    ELEMENT_EXISTS = 24
+    FILTERED_OUT = 27
+    LOST_CONFLICT = 28
+
+
+class RecordError(Exception):
+    """An Aerospike-coded failure of a record operation; the record is left unchanged."""
+
+    def __init__(self, code: ResultCode, text: str):
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+    def reply_text(self) -> str:
+        return f"{self.code.name} {self.text} ({int(self.code)})"
+
+
+class RedisError(Exception):
+    """A Redis-style error reply; `text` is everything after the leading '-'."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
+# Redis's exact texts (src/server.c, networking.c, object.c, t_string.c).
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+SYNTAX = "ERR syntax error"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+OVERFLOW = "ERR increment or decrement would overflow"
+HASH_NOT_INTEGER = "ERR hash value is not an integer"
+HASH_NOT_FLOAT = "ERR hash value is not a float"
+NO_SUCH_KEY = "ERR no such key"
+INDEX_OUT_OF_RANGE = "ERR index out of range"
+DB_OUT_OF_RANGE = "ERR DB index is out of range"
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+NESTED_MULTI = "ERR MULTI calls can not be nested"
+EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
+DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
+WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
+NOAUTH = "NOAUTH Authentication required."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+AUTH_NO_PASSWORD = (
+    "ERR AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?"
+)
+NAN_OR_INFINITY = "ERR increment would produce NaN or Infinity"
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+OFFSET_OUT_OF_RANGE = "ERR offset is out of range"
+CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
+CLUSTERDOWN_UNSERVED = "CLUSTERDOWN Hash slot not served"
+CLUSTERDOWN = "CLUSTERDOWN The cluster is down"
+CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
+
+
+def wrong_arity(name: str) -> str:
+    return f"ERR wrong number of arguments for '{name}' command"
+
+
+def unknown_command(name: bytes, args: list[bytes]) -> str:
+    """Redis's processCommand text: args quoted until 128 characters are shown."""
+    shown = ""
+    for arg in args:
+        if len(shown) >= 128:
+            break
+        shown += f"'{_show(arg, 128 - len(shown))}' "
+    return f"ERR unknown command '{_show(name)}', with args beginning with: {shown}"
+
+
+def unknown_subcommand(sub: bytes | str, cmd: str) -> str:
+    return f"ERR unknown subcommand '{_show(sub)}'. Try {cmd.upper()} HELP."
+
+
+def invalid_expire(cmd: str) -> str:
+    return f"ERR invalid expire time in '{cmd}' command"
+
+
+def _show(value: bytes | str, limit: int = 128) -> str:
+    """Client text inside an error: truncated as Redis does, CR/LF turned into spaces."""
+    if isinstance(value, bytes):
+        value = value[:limit].decode("utf-8", "replace")
+    else:
+        value = value[:limit]
+    return value.replace("\r", " ").replace("\n", " ")

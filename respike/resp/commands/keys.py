@@ -1,0 +1,246 @@
+"""Generic key commands: existence, type, expiry, iteration, renaming."""
+
+from __future__ import annotations
+
+from ...engine.record import KIND_NAMES, RECORD_OVERHEAD
+from ...errors import NO_SUCH_KEY, RedisError, invalid_expire
+from ..encode import NULL, OK, ONE, ZERO, bulk, bulk_array, integer
+from ..table import command
+from .args import glob_matcher, scan_options, to_int
+from .expiry import LLONG_MAX, expire_allowed, expire_flags, void_for_write
+
+G = "generic"
+NS_BITS = 5  # SCAN cursors carry the namespace index in their low bits (up to 32 namespaces)
+
+
+def _delete(c, keys: list[bytes]) -> bytes:
+    removed = 0
+    for key in keys:
+        if c.engine.namespace_for(key).delete(key):
+            removed += 1
+    return integer(removed)
+
+
+@command("del", -2, "write", (1, -1, 1), G, "Deletes one or more keys.", "key...",
+         complexity="O(N)", example="DEL a b")
+def del_(c, a):
+    return _delete(c, a[1:])
+
+
+@command("unlink", -2, "write fast", (1, -1, 1), G, "Asynchronously deletes one or more keys (the same as DEL here).",
+         "key...", since="4.0.0", example="UNLINK a b")
+def unlink(c, a):
+    return _delete(c, a[1:])
+
+
+@command("exists", -2, "readonly fast", (1, -1, 1), G, "Determines whether one or more keys exist.", "key...",
+         since="1.0.0", example="EXISTS a b")
+def exists(c, a):
+    return integer(sum(1 for key in a[1:] if c.engine.namespace_for(key).get(key) is not None))
+
+
+@command("touch", -2, "readonly fast", (1, -1, 1), G, "Returns the number of existing keys out of those specified (no write, as in Redis).",
+         "key...", since="3.2.1", example="TOUCH a b")
+def touch(c, a):
+    return exists(c, a)
+
+
+@command("type", 2, "readonly fast", (1, 1, 1), G, "Determines the type of value stored at a key.", "key",
+         example="TYPE greeting")
+def type_(c, a):
+    key = a[1]
+    rec = c.engine.namespace_for(key).get(key)
+    return b"+none\r\n" if rec is None else b"+%s\r\n" % KIND_NAMES[rec.kind].encode()
+
+
+def _expire(c, a, name: str, scale: int, absolute: bool) -> bytes:
+    flags = expire_flags(a[3:])
+    when = to_int(a[2])
+    if scale == 1000:
+        if not -(LLONG_MAX // 1000) <= when <= LLONG_MAX // 1000:
+            raise RedisError(invalid_expire(name))
+        when *= 1000
+    key = a[1]
+    ns = c.engine.namespace_for(key)
+    now = ns.clock()
+    if not absolute:
+        if when > LLONG_MAX - now:
+            raise RedisError(invalid_expire(name))
+        when += now
+    rec = ns.get(key)
+    if rec is None:
+        return ZERO
+    if not expire_allowed(flags, rec.void, when):
+        return ZERO
+    if when <= now:
+        ns.delete(key, rec)
+    else:
+        ns.touch(key, rec, void_for_write(ns, when, now))
+    return ONE
+
+
+@command("expire", -3, "write fast", (1, 1, 1), G, "Sets the expiration time of a key in seconds.",
+         "key seconds:integer [NX|XX|GT|LT]", example="EXPIRE session:1 60")
+def expire(c, a):
+    return _expire(c, a, "expire", 1000, False)
+
+
+@command("pexpire", -3, "write fast", (1, 1, 1), G, "Sets the expiration time of a key in milliseconds.",
+         "key milliseconds:integer [NX|XX|GT|LT]", since="2.6.0", example="PEXPIRE session:1 1500")
+def pexpire(c, a):
+    return _expire(c, a, "pexpire", 1, False)
+
+
+@command("expireat", -3, "write fast", (1, 1, 1), G, "Sets the expiration time of a key to a Unix timestamp.",
+         "key unix-time-seconds:unix-time [NX|XX|GT|LT]", since="1.2.0", example="EXPIREAT session:1 1893456000")
+def expireat(c, a):
+    return _expire(c, a, "expireat", 1000, True)
+
+
+@command("pexpireat", -3, "write fast", (1, 1, 1), G, "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+         "key unix-time-milliseconds:unix-time [NX|XX|GT|LT]", since="2.6.0", example="PEXPIREAT session:1 1893456000000")
+def pexpireat(c, a):
+    return _expire(c, a, "pexpireat", 1, True)
+
+
+def _ttl(c, a, scale: int, absolute: bool) -> bytes:
+    key = a[1]
+    ns = c.engine.namespace_for(key)
+    rec = ns.get(key)
+    if rec is None:
+        return b":-2\r\n"
+    if not rec.void:
+        return b":-1\r\n"
+    if absolute:
+        return integer(rec.void // scale)
+    left = max(rec.void - ns.clock(), 0)
+    return integer((left + 500) // 1000 if scale == 1000 else left)
+
+
+@command("ttl", 2, "readonly fast", (1, 1, 1), G, "Returns the expiration time in seconds of a key.", "key",
+         example="TTL session:1")
+def ttl(c, a):
+    return _ttl(c, a, 1000, False)
+
+
+@command("pttl", 2, "readonly fast", (1, 1, 1), G, "Returns the expiration time in milliseconds of a key.", "key",
+         since="2.6.0", example="PTTL session:1")
+def pttl(c, a):
+    return _ttl(c, a, 1, False)
+
+
+@command("expiretime", 2, "readonly fast", (1, 1, 1), G, "Returns the expiration time of a key as a Unix timestamp.",
+         "key", since="7.0.0", example="EXPIRETIME session:1")
+def expiretime(c, a):
+    return _ttl(c, a, 1000, True)
+
+
+@command("pexpiretime", 2, "readonly fast", (1, 1, 1), G, "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+         "key", since="7.0.0", example="PEXPIRETIME session:1")
+def pexpiretime(c, a):
+    return _ttl(c, a, 1, True)
+
+
+@command("persist", 2, "write fast", (1, 1, 1), G, "Removes the expiration time of a key.", "key",
+         since="2.2.0", example="PERSIST session:1")
+def persist(c, a):
+    key = a[1]
+    ns = c.engine.namespace_for(key)
+    rec = ns.get(key)
+    if rec is None or not rec.void:
+        return ZERO
+    ns.touch(key, rec, 0)
+    return ONE
+
+
+def _kind_filter(kind: bytes | None):
+    if kind is None:
+        return None
+    wanted = KIND_NAMES.index(kind.decode()) if kind.decode() in KIND_NAMES else -1
+    return lambda key, rec: rec.kind == wanted
+
+
+@command("scan", -2, "readonly", (0, 0, 0), G, "Iterates over the key names in the database.",
+         "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", since="2.8.0",
+         complexity="O(1) per call, O(N) for a full iteration", example="SCAN 0 MATCH test:users:* COUNT 100")
+def scan(c, a):
+    try:
+        cursor = int(a[1])
+    except ValueError:
+        raise RedisError("ERR invalid cursor") from None
+    if not 0 <= cursor < 1 << 64:
+        raise RedisError("ERR invalid cursor")
+    matcher, count, kind = scan_options(a, 2, True)
+    namespaces = list(c.engine.namespaces.values())
+    index, inner = cursor & ((1 << NS_BITS) - 1), cursor >> NS_BITS
+    accept = _kind_filter(kind)
+    found: list[bytes] = []
+    while index < len(namespaces):
+        inner, keys = namespaces[index].scan(inner, max(count - len(found), 1), accept)
+        found.extend(k for k in keys if matcher(k))
+        if inner:
+            next_cursor = (inner << NS_BITS) | index
+            break
+        index += 1
+        next_cursor = index if index < len(namespaces) else 0
+        if len(found) >= count:
+            break
+    else:
+        next_cursor = 0
+    return b"*2\r\n" + bulk(b"%d" % next_cursor) + bulk_array(found)
+
+
+@command("keys", 2, "readonly", (0, 0, 0), G, "Returns all key names that match a pattern.",
+         "pattern:pattern", complexity="O(N)", example="KEYS test:users:*")
+def keys(c, a):
+    matcher = glob_matcher(a[1])
+    found = []
+    for ns in c.engine.namespaces.values():
+        for key in ns.storage.keys():
+            if matcher(key) and ns.get(key) is not None:
+                found.append(key)
+    return bulk_array(found)
+
+
+@command("randomkey", 1, "readonly", (0, 0, 0), G, "Returns a random key name from the database.", "",
+         example="RANDOMKEY")
+def randomkey(c, a):
+    spaces = [ns for ns in c.engine.namespaces.values() if ns.count()]
+    for ns in spaces:
+        key = ns.random_key()
+        if key is not None:
+            return bulk(key)
+    return NULL[c.proto]
+
+
+def _rename(c, a, only_new: bool) -> bytes:
+    src, dst = a[1], a[2]
+    ns = c.engine.namespace_for(src)
+    rec = ns.get(src)
+    if rec is None:
+        raise RedisError(NO_SUCH_KEY)
+    if c.engine.namespace_for(dst) is not ns:
+        raise RedisError("ERR RENAME across namespaces is not supported (source and destination are in different namespaces)")
+    if src == dst:
+        return ZERO if only_new else OK
+    target = ns.get(dst)
+    if only_new and target is not None:
+        return ZERO
+    size = rec.size - len(src) - RECORD_OVERHEAD
+    ns.check(target, dst, size)
+    kind, value, void = rec.kind, rec.value, rec.void
+    ns.delete(src, rec)
+    ns.write(dst, target, kind, value, size, void)
+    return ONE if only_new else OK
+
+
+@command("rename", 3, "write", (1, 2, 1), G, "Renames a key and overwrites the destination.", "key newkey:key",
+         example="RENAME old new")
+def rename(c, a):
+    return _rename(c, a, False)
+
+
+@command("renamenx", 3, "write fast", (1, 2, 1), G, "Renames a key only when the target key name doesn't exist.",
+         "key newkey:key", example="RENAMENX old new")
+def renamenx(c, a):
+    return _rename(c, a, True)

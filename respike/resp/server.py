@@ -1,0 +1,65 @@
+"""The RESP service: listening socket, connected clients, and what commands share."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .client import Client
+from .table import CommandTable
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
+    from .table import Command
+
+# route(client, command, args) -> None to run locally, else the reply (bytes or awaitable).
+Router = Callable[[Client, "Command", list[bytes]], Any]
+InfoSection = Callable[[], dict[str, Any]]
+
+
+class RespServer:
+    def __init__(self, engine: Engine, table: CommandTable, node_config: dict[str, Any], node: Any):
+        self.engine = engine
+        self.table = table
+        self.node_config = node_config
+        self.node = node
+        self.clients: dict[int, Client] = {}
+        self.route: Router | None = None
+        self.info_sections: dict[str, InfoSection] = {}
+        self.started = time.time()
+        self.connections_received = 0
+        self.rejected_connections = 0
+        self._ids = itertools.count(1)
+        self._server: asyncio.base_events.Server | None = None
+
+    def next_client_id(self) -> int:
+        return next(self._ids)
+
+    def register(self, client: Client) -> bool:
+        self.connections_received += 1
+        if len(self.clients) >= self.node_config["maxclients"]:
+            self.rejected_connections += 1
+            return False
+        self.clients[client.id] = client
+        return True
+
+    def unregister(self, client: Client) -> None:
+        if self.clients.pop(client.id, None) is not None:
+            self.node.commands_done += client.commands_done
+
+    async def start(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: Client(self), host, port, backlog=511, reuse_address=True
+        )
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for client in list(self.clients.values()):
+                if client.transport is not None:
+                    client.transport.close()
+            await self._server.wait_closed()

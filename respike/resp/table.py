@@ -1,0 +1,296 @@
+"""Commands as data: each command is declared once, next to its handler.
+
+The declaration (name, arity, flags, key positions, arguments, summary) drives dispatch,
+arity errors, `COMMAND`/`COMMAND INFO/DOCS/GETKEYS` (what cluster clients route with),
+key extraction for cluster routing, and docs/commands.md.
+
+Arguments use a compact synopsis, e.g. `key value [NX|XX] [EX seconds:integer|KEEPTTL]`:
+`[..]` optional, `(..)` block, `a|b` one of, `...` repeatable, `UPPER` a token, and
+`name:type` a typed argument (type string when omitted; `key` names a key).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from ..errors import RedisError, unknown_subcommand, wrong_arity
+from .encode import Status, encode
+
+Handler = Callable[..., Any]
+
+_ACL_BY_GROUP = {
+    "string": "@string",
+    "hash": "@hash",
+    "list": "@list",
+    "set": "@set",
+    "sorted-set": "@sortedset",
+    "generic": "@keyspace",
+    "connection": "@connection",
+    "transactions": "@transaction",
+    "server": "@admin",
+    "cluster": "@admin",
+    "native": "@keyspace",
+}
+
+
+@dataclass
+class Command:
+    name: str
+    arity: int
+    flags: tuple[str, ...]
+    first_key: int
+    last_key: int
+    key_step: int
+    group: str
+    summary: str
+    args: str = ""
+    since: str = "1.0.0"
+    complexity: str = "O(1)"
+    example: str = ""
+    handler: Handler | None = None
+    getkeys: Callable[[list[bytes]], list[int]] | None = None
+    subcommands: dict[str, Command] = field(default_factory=dict)
+    doc_args: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.write = "write" in self.flags
+        self.readonly = "readonly" in self.flags
+        self.min_args = -self.arity if self.arity < 0 else self.arity
+        self.keyed = bool(self.first_key) or self.getkeys is not None
+        self.doc_args = parse_synopsis(self.args) if self.args else []
+
+    @property
+    def display(self) -> str:
+        return self.name.replace("|", " ").upper()
+
+    def arity_ok(self, argc: int) -> bool:
+        return argc == self.arity if self.arity > 0 else argc >= self.min_args
+
+    def key_positions(self, args: list[bytes]) -> list[int]:
+        if self.getkeys is not None:
+            return self.getkeys(args)
+        if not self.first_key:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(args) + self.last_key
+        return list(range(self.first_key, min(last, len(args) - 1) + 1, self.key_step))
+
+    def acl_categories(self) -> list[str]:
+        cats = []
+        if self.write:
+            cats.append("@write")
+        if self.readonly:
+            cats.append("@read")
+        cats.append(_ACL_BY_GROUP.get(self.group, "@keyspace"))
+        cats.append("@fast" if "fast" in self.flags else "@slow")
+        if "admin" in self.flags:
+            cats.append("@dangerous")
+        if "blocking" in self.flags:
+            cats.append("@blocking")
+        return list(dict.fromkeys(cats))
+
+    def key_specs(self) -> list[dict[str, Any]]:
+        if self.getkeys is not None and "movablekeys" in self.flags and self.first_key == 0:
+            return [_keyspec(self, "keynum")]
+        if not self.first_key:
+            return []
+        return [_keyspec(self, "range")]
+
+
+def _keyspec(cmd: Command, how: str) -> dict[str, Any]:
+    flags = ["RW", "UPDATE"] if cmd.write else ["RO", "ACCESS"]
+    if how == "keynum":
+        return {
+            "flags": flags,
+            "begin_search": {"type": "index", "spec": {"index": 1}},
+            "find_keys": {"type": "keynum", "spec": {"keynumidx": 0, "firstkey": 1, "keystep": 1}},
+        }
+    if cmd.last_key < 0:
+        lastkey = cmd.last_key
+    else:
+        lastkey = cmd.last_key - cmd.first_key
+    return {
+        "flags": flags,
+        "begin_search": {"type": "index", "spec": {"index": cmd.first_key}},
+        "find_keys": {"type": "range", "spec": {"lastkey": lastkey, "keystep": cmd.key_step, "limit": 0}},
+    }
+
+
+def command(
+    name: str,
+    arity: int,
+    flags: str = "",
+    keys: tuple[int, int, int] = (0, 0, 0),
+    group: str = "generic",
+    summary: str = "",
+    args: str = "",
+    since: str = "1.0.0",
+    complexity: str = "O(1)",
+    example: str = "",
+    getkeys: Callable[[list[bytes]], list[int]] | None = None,
+) -> Callable[[Handler], Handler]:
+    """Declare the decorated function as the handler of a command (or `parent|sub`)."""
+
+    def attach(fn: Handler) -> Handler:
+        fn.spec = Command(  # type: ignore[attr-defined]
+            name=name,
+            arity=arity,
+            flags=tuple(flags.split()),
+            first_key=keys[0],
+            last_key=keys[1],
+            key_step=keys[2],
+            group=group,
+            summary=summary,
+            args=args,
+            since=since,
+            complexity=complexity,
+            example=example,
+            handler=fn,
+            getkeys=getkeys,
+        )
+        return fn
+
+    return attach
+
+
+def container(name: str, group: str, summary: str, since: str = "1.0.0") -> Command:
+    """A command whose first argument names a subcommand (CLIENT, CONFIG, ...)."""
+    parent = Command(name, -2, ("loading", "stale"), 0, 0, 0, group, summary, since=since)
+    parent.handler = lambda c, a: dispatch_subcommand(c, a, parent)
+    return parent
+
+
+def dispatch_subcommand(c: Any, a: list[bytes], parent: Command) -> Any:
+    """Run `PARENT sub ...` through the subcommand's own declaration and arity."""
+    sub = parent.subcommands.get(a[1].decode("utf-8", "replace").lower())
+    if sub is None:
+        raise RedisError(unknown_subcommand(a[1], parent.name))
+    argc = len(a)
+    if argc != sub.arity and (sub.arity > 0 or argc < -sub.arity):
+        raise RedisError(wrong_arity(sub.name))
+    return sub.handler(c, a)
+
+
+def help_reply(c: Any, parent: Command) -> bytes:
+    lines = [f"{parent.display} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"]
+    for name, sub in sorted(parent.subcommands.items()):
+        lines.append(f"{name.upper()} {sub.args}".rstrip())
+        lines.append(f"    {sub.summary}")
+    return encode([Status(x) for x in lines], c.proto)
+
+
+class CommandTable:
+    """Every declared command, by lower-case name and by raw bytes spelling."""
+
+    def __init__(self, modules: list[ModuleType]):
+        self.commands: dict[str, Command] = {}
+        for module in modules:
+            for value in vars(module).values():
+                if isinstance(value, Command):
+                    self.commands[value.name] = value
+        for module in modules:
+            for value in vars(module).values():
+                spec = getattr(value, "spec", None)
+                if isinstance(spec, Command):
+                    self._add(spec)
+        self.by_bytes: dict[bytes, Command] = {}
+        for name, cmd in self.commands.items():
+            self.by_bytes[name.encode()] = cmd
+            self.by_bytes[name.upper().encode()] = cmd
+
+    def _add(self, spec: Command) -> None:
+        if "|" in spec.name:
+            parent, sub = spec.name.split("|", 1)
+            self.commands[parent].subcommands[sub] = spec
+        else:
+            self.commands[spec.name] = spec
+
+    def lookup(self, name: bytes) -> Command | None:
+        cmd = self.by_bytes.get(name)
+        if cmd is None:
+            cmd = self.by_bytes.get(name.lower())
+        return cmd
+
+    def resolve(self, args: list[bytes]) -> Command | None:
+        """The command or subcommand `args` invoke (None if unknown)."""
+        cmd = self.lookup(args[0])
+        if cmd is not None and cmd.subcommands and len(args) > 1:
+            return cmd.subcommands.get(args[1].decode("utf-8", "replace").lower(), cmd)
+        return cmd
+
+    def all(self) -> list[Command]:
+        return sorted(self.commands.values(), key=lambda c: c.name)
+
+
+# --- synopsis -> COMMAND DOCS arguments --------------------------------------------------
+
+_TOKEN = re.compile(r"\[|\]|\(|\)|\||\.\.\.|[^\s\[\]()|]+")
+
+
+def parse_synopsis(text: str) -> list[dict[str, Any]]:
+    tokens = _TOKEN.findall(text)
+    pos = 0
+    key_index = [0]
+
+    def items(stop: set[str]) -> list[list[dict[str, Any]]]:
+        """Alternatives (split by |), each a list of arguments, until a stop token."""
+        nonlocal pos
+        alternatives: list[list[dict[str, Any]]] = [[]]
+        while pos < len(tokens) and tokens[pos] not in stop:
+            tok = tokens[pos]
+            pos += 1
+            if tok == "|":
+                alternatives.append([])
+                continue
+            if tok in "[(":
+                inner = items({"]" if tok == "[" else ")"})
+                pos += 1
+                arg = _group(inner)
+                if tok == "[":
+                    arg.setdefault("flags", []).append("optional")
+            elif tok == "...":
+                last = alternatives[-1][-1]
+                last.setdefault("flags", []).append("multiple")
+                continue
+            elif tok.isupper() and pos < len(tokens) and _is_value(tokens[pos]):
+                arg = _value(tokens[pos], key_index)
+                arg["token"] = tok
+                pos += 1
+            elif tok.isupper() or not tok[0].isalpha():
+                arg = {"name": tok.lower(), "type": "pure-token", "token": tok}
+            else:
+                arg = _value(tok, key_index)
+            alternatives[-1].append(arg)
+        return alternatives
+
+    return [a for alt in items(set()) for a in alt]
+
+
+def _is_value(tok: str) -> bool:
+    return tok[0].isalpha() and not tok.isupper()
+
+
+def _value(tok: str, key_index: list[int]) -> dict[str, Any]:
+    name, _, kind = tok.partition(":")
+    kind = kind or ("key" if name == "key" else "string")
+    arg: dict[str, Any] = {"name": name, "type": kind}
+    if kind == "key":
+        arg["key_spec_index"] = 0
+    else:
+        arg["display_text"] = name
+    return arg
+
+
+def _group(alternatives: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    def block(args: list[dict[str, Any]]) -> dict[str, Any]:
+        if len(args) == 1:
+            return args[0]
+        return {"name": "_".join(a["name"] for a in args), "type": "block", "arguments": args}
+
+    if len(alternatives) == 1:
+        return block(alternatives[0])
+    options = [block(a) for a in alternatives]
+    return {"name": "_".join(o["name"] for o in options)[:40], "type": "oneof", "arguments": options}
