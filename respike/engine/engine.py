@@ -11,9 +11,13 @@ from .namespace import Namespace, wall_ms
 class Engine:
     def __init__(self, config: Config, clock: Callable[[], int] = wall_ms, storage_factory=None):
         self.config = config
+        # Awaitables a write must wait for before it is acknowledged (a device sync, replica
+        # acknowledgements). Storage and replication append; the RESP layer drains it after
+        # every command and holds that command's reply until they are done.
+        self.waits: list = []
         self.namespaces: dict[bytes, Namespace] = {}
         for name, ns_config in config.namespaces.items():
-            storage = storage_factory(ns_config) if storage_factory else None
+            storage = storage_factory(ns_config, self.waits) if storage_factory else None
             self.namespaces[name.encode()] = Namespace(ns_config, storage, clock, self.namespaces)
         self.default = self.namespaces[config.default_namespace.encode()]
         self._longest = max(len(n) for n in self.namespaces)

@@ -194,7 +194,10 @@ class Client(asyncio.Protocol):
                 routed = self.server.route(self, cmd, args)
                 if routed is not None:
                     return routed
-            return cmd.handler(self, args)
+            reply = cmd.handler(self, args)
+            if self.engine.waits:
+                return self._after_waits(reply)
+            return reply
         except RedisError as exc:
             return error(exc.text)
         except RecordError as exc:
@@ -202,6 +205,17 @@ class Client(asyncio.Protocol):
         except Exception:
             log.exception("command %s failed", cmd.name)
             return error(f"ERR internal error while running '{cmd.name}' (see the server log)")
+
+    def _after_waits(self, reply: Any) -> Any:
+        """Hold a write's reply until storage and replicas have acknowledged it."""
+        waits = list(self.engine.waits)
+        self.engine.waits.clear()
+
+        async def wait() -> bytes:
+            await asyncio.gather(*waits)
+            return reply if reply.__class__ is bytes else await reply
+
+        return wait()
 
     def _reject(self, text: str) -> bytes:
         if self.multi is not None:
