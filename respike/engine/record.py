@@ -7,6 +7,8 @@ bins or one collection. Native commands see a string as one bin named `value`.
 
 from __future__ import annotations
 
+import msgpack
+
 STRING = 0
 HASH = 1
 LIST = 2
@@ -125,3 +127,12 @@ def format_float(value: float) -> str:
         sign = "-" if exp.startswith("-") else "+"
         text = f"{mantissa}e{sign}{exp.lstrip('+-').zfill(2)}"
     return text
+
+
+def pack_value(kind: int, value: object) -> bytes:
+    """A record value as bytes, for the device and the fabric (msgpack: bytes stay bin)."""
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def unpack_value(kind: int, data: bytes) -> object:
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
