@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import os
 import sys
 
@@ -63,7 +64,8 @@ class _NodeIdFilter(logging.Filter):
 def setup_logging(level: str, path: str, node_id: str) -> None:
     if path:
         try:
-            handler: logging.Handler = logging.FileHandler(path)
+            # reopened when logrotate moves the file away
+            handler: logging.Handler = logging.handlers.WatchedFileHandler(path)
         except OSError as exc:
             raise ConfigError(f"log-file '{path}': {exc.strerror}") from None
     else:

@@ -258,6 +258,7 @@ def build_config(data: dict[str, Any], overrides: dict[str, Any] | None = None) 
         values = _apply(NAMESPACE_SETTINGS, table, f"[namespaces.{name}]")
         check_namespace(name, values)
         config.namespaces[name] = NamespaceConfig(name, values)
+    check_device_files(config)
     return config
 
 
@@ -280,6 +281,31 @@ def check_namespace(name: str, v: dict[str, Any]) -> None:
             raise ConfigError(f"{where}: 'file-size' must hold at least 8 write blocks")
         if v["max-record-size"] > wbs:
             raise ConfigError(f"{where}: 'max-record-size' exceeds 'write-block-size'")
+        if v["file-size"] % wbs:
+            raise ConfigError(f"{where}: 'file-size' must be a multiple of 'write-block-size'")
+        if len(set(v["file"])) != len(v["file"]):
+            raise ConfigError(f"{where}: 'file' lists the same file twice")
+        if len(v["file"]) > 128:
+            raise ConfigError(f"{where}: at most 128 device files per namespace")
+        if v["defrag-lwm-pct"] > 99:
+            raise ConfigError(f"{where}: 'defrag-lwm-pct' must be at most 99")
+        if v["stop-writes-avail-pct"] >= 50:
+            raise ConfigError(f"{where}: 'stop-writes-avail-pct' must be below 50")
+
+
+def check_device_files(config: Config) -> None:
+    """Two device namespaces never share a file (relative paths are under data-dir)."""
+    import os.path
+
+    owners: dict[str, str] = {}
+    for name, ns in config.namespaces.items():
+        if ns["storage-engine"] != "device":
+            continue
+        for path in ns["file"] or [f"{name}.dat"]:
+            full = os.path.normpath(os.path.join(config.node["data-dir"], path))
+            if full in owners:
+                raise ConfigError(f"[namespaces.{name}]: file '{path}' is also a file of namespace '{owners[full]}'")
+            owners[full] = name
 
 
 def load_config(path: str | None, overrides: dict[str, Any] | None = None) -> Config:

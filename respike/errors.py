@@ -34,6 +34,7 @@ class ResultCode(IntEnum):
     FORBIDDEN = 22
     ELEMENT_NOT_FOUND = 23
     ELEMENT_EXISTS = 24
+    OP_NOT_APPLICABLE = 26
     FILTERED_OUT = 27
     LOST_CONFLICT = 28
 

@@ -46,7 +46,8 @@ def ping(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
             s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
+            # -NOAUTH: the node is up and asks for a password (requirepass)
+            return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
@@ -103,7 +104,7 @@ class NodeProcess:
     def log(self) -> str:
         try:
             with open(self.log_path, errors="replace") as fh:
-                return fh.read()[-5000:]
+                return fh.read()[-200000:]
         except OSError:
             return ""
 

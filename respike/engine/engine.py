@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ..config import Config
-from .namespace import Namespace, wall_ms
+from .namespace import Clock, Namespace
 
 
 class Engine:
-    def __init__(self, config: Config, clock: Callable[[], int] = wall_ms, storage_factory=None):
+    def __init__(self, config: Config, clock: Clock | None = None, storage_factory=None):
         self.config = config
+        self.clock = clock if clock is not None else Clock()
         # Awaitables a write must wait for before it is acknowledged (a device sync, replica
         # acknowledgements). Storage and replication append; the RESP layer drains it after
         # every command and holds that command's reply until they are done.
         self.waits: list = []
+        # A native command's COMMIT ALL|MASTER for the write it is making (None: the
+        # namespace's commit-level); read by replication.
+        self.request_commit: bool | None = None
         self.namespaces: dict[bytes, Namespace] = {}
+        if storage_factory is None:
+            storage_factory = default_storage_factory(config)
         for name, ns_config in config.namespaces.items():
-            storage = storage_factory(ns_config, self.waits) if storage_factory else None
-            self.namespaces[name.encode()] = Namespace(ns_config, storage, clock, self.namespaces)
+            storage = storage_factory(ns_config, self.waits)
+            self.namespaces[name.encode()] = Namespace(ns_config, storage, self.clock, self.namespaces)
         self.default = self.namespaces[config.default_namespace.encode()]
         self._longest = max(len(n) for n in self.namespaces)
+        self._initials = frozenset(n[:1] for n in self.namespaces)
 
     def namespace_for(self, key: bytes) -> Namespace:
         """`ns:...` selects a configured namespace; any other key is in the default one."""
+        if key[:1] not in self._initials:
+            return self.default
         i = key.find(b":", 0, self._longest + 1)
         if i > 0:
             ns = self.namespaces.get(key[:i])
@@ -37,3 +44,18 @@ class Engine:
     def close(self) -> None:
         for ns in self.namespaces.values():
             ns.storage.close()
+
+
+def default_storage_factory(config: Config):
+    """Memory namespaces get the namespace's default (None); device namespaces get a
+    DeviceStorage on their files under the data dir (opened when the node starts)."""
+    data_dir = config.node["data-dir"]
+
+    def make(ns_config, waits):
+        if ns_config["storage-engine"] != "device":
+            return None
+        from .device.storage import DeviceStorage
+
+        return DeviceStorage(ns_config, waits, data_dir)
+
+    return make

@@ -19,7 +19,7 @@ from zlib import crc32
 from ..config import NamespaceConfig
 from ..errors import RecordError, ResultCode
 from ..keyspace import N_PARTITIONS, partition_of, split_key
-from .record import RECORD_OVERHEAD, Record, next_generation
+from .record import MAX_GENERATION, RECORD_OVERHEAD, Record, value_size
 from .storage import MemoryStorage, Storage
 
 log = logging.getLogger("respike.engine")
@@ -29,8 +29,24 @@ DEFAULT = -2  # void argument: the namespace's default-ttl, for new and existing
 MAX_TTL_MS = 10 * 365 * 86400 * 1000
 
 
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
+class Clock:
+    """Milliseconds since the Unix epoch, read once per batch of commands.
+
+    Redis likewise reads the time once per command; reading it once per received chunk
+    keeps `time_ns()` off the per-command path. Calling the clock reads the system time
+    (and refreshes `ms`); `offset_ms` shifts it, for clock-skew tests.
+    """
+
+    __slots__ = ("ms", "offset_ms")
+
+    def __init__(self, offset_ms: int = 0):
+        self.offset_ms = offset_ms
+        self.ms = 0
+        self()
+
+    def __call__(self) -> int:
+        self.ms = time.time_ns() // 1_000_000 + self.offset_ms
+        return self.ms
 
 
 @dataclass
@@ -59,7 +75,7 @@ class Namespace:
         self,
         config: NamespaceConfig,
         storage: Storage | None = None,
-        clock: Callable[[], int] = wall_ms,
+        clock: Clock | None = None,
         namespaces: dict[bytes, Any] | None = None,
     ):
         self.name = config.name
@@ -67,17 +83,25 @@ class Namespace:
         self.config = config
         self.storage: Storage = storage if storage is not None else MemoryStorage()
         self.persistent = not isinstance(self.storage, MemoryStorage)
-        self.clock = clock
+        self.clock = clock if clock is not None else Clock()
         self.namespaces = namespaces if namespaces is not None else {self.bname: self}
         self.stats = Counters()
         self.used_bytes = 0
         self.set_objects: dict[bytes, int] = {}
         self.cutoffs: dict[bytes | None, int] = {}  # truncate points: set (None = all) -> lut
         self.on_write: WriteHook | None = None
+        # Durable deletes (kept while clustered, so a stale copy elsewhere cannot bring a
+        # deleted record back during migrations): partition -> key -> (generation, lut).
+        self.keep_tombstones = False
+        self.tombstones: dict[int, dict[bytes, tuple[int, int]]] = {}
         self.last_lut = 0
         self.stop_writes = False
         self._lookup = self.storage.get
+        self.stop_reason = ""
         self.apply_settings()
+        attach = getattr(self.storage, "attach", None)
+        if attach is not None:
+            attach(self)  # device storage: space state, set ids, restart accounting
 
     # --- settings ----------------------------------------------------------------------
 
@@ -92,6 +116,11 @@ class Namespace:
         stop_pct, evict_pct = v["stop-writes-used-pct"], v["evict-used-pct"]
         self.stop_bytes = size * stop_pct // 100 if stop_pct else float("inf")
         self.evict_bytes = size * evict_pct // 100 if evict_pct else float("inf")
+        if self.persistent:
+            # Device namespaces: the pct limits refer to the device; the storage sets
+            # stop_writes (and stop_bytes = -1 so that write() calls check()).
+            self.stop_bytes = -1 if self.stop_writes else float("inf")
+            self.evict_bytes = float("inf")
         self.max_bin_name = v["max-bin-name-length"] or 1 << 62
 
     # --- reads -------------------------------------------------------------------------
@@ -101,7 +130,7 @@ class Namespace:
         rec = self._lookup(key)
         if rec is None:
             return None
-        if rec.void and rec.void <= self.clock():
+        if rec.void and rec.void <= self.clock.ms:
             self._remove(key, rec)
             self.stats.expired_objects += 1
             return None
@@ -113,7 +142,9 @@ class Namespace:
 
     def read(self, key: bytes) -> Record | None:
         """`get` for client reads: counts success / not-found."""
-        rec = self.get(key)
+        rec = self._lookup(key)
+        if rec is not None and (rec.void or self.cutoffs):
+            rec = self.get(key)
         if rec is None:
             self.stats.client_read_not_found += 1
         else:
@@ -132,6 +163,9 @@ class Namespace:
                 ResultCode.RECORD_TOO_BIG,
                 f"record of {size} bytes exceeds max-record-size {self.max_record_size}",
             )
+        if self.stop_writes:
+            self.stats.client_write_error += 1
+            raise RecordError(ResultCode.OUT_OF_SPACE, self.stop_reason)
         if self.used_bytes >= self.stop_bytes:
             self.stats.client_write_error += 1
             raise RecordError(
@@ -150,26 +184,38 @@ class Namespace:
         void: int = KEEP,
     ) -> Record:
         """Commit a new value for `key` (rec = its current record or None)."""
-        size = self.check(rec, key, value_size)
-        lut = self.clock()
-        if lut <= self.last_lut:
-            lut = self.last_lut + 1
-        self.last_lut = lut
+        size = value_size + len(key) + RECORD_OVERHEAD
+        used = self.used_bytes
+        if size > self.max_record_size or used >= self.stop_bytes:
+            self.check(rec, key, value_size)  # raises the coded error
+        # Last-update-time never decreases on a node (several writes may share a ms).
+        lut = self.clock.ms
+        if lut < self.last_lut:
+            lut = self.last_lut
+        else:
+            self.last_lut = lut
         if void < 0 and (rec is None or void == DEFAULT):
             void = lut + self.default_ttl_ms if self.default_ttl_ms else 0
         if rec is None:
-            rec = Record(kind, value, 1, void, lut, size)
+            gen = 1
+            if self.tombstones:
+                tomb = self.tombstones.get(partition_of(key), {}).pop(key, None)
+                if tomb is not None:  # a deleted record's generation carries on
+                    gen = tomb[0] + 1 if tomb[0] < MAX_GENERATION else 1
+                    lut = max(lut, tomb[1] + 1)
+            rec = Record(kind, value, gen, void, lut, size)
             self.storage.put(key, partition_of(key), rec, True)
-            self.used_bytes += size
+            self.used_bytes = used + size
             self._count_set(key, 1)
         else:
             rec.kind = kind
             rec.value = value
-            rec.gen = next_generation(rec.gen)
-            rec.lut = lut
+            gen = rec.gen
+            rec.gen = gen + 1 if gen < MAX_GENERATION else 1
+            rec.lut = lut if lut > rec.lut else rec.lut + 1
             if void >= 0:
                 rec.void = void
-            self.used_bytes += size - rec.size
+            self.used_bytes = used + size - rec.size
             rec.size = size
             if self.persistent:
                 self.storage.put(key, partition_of(key), rec, False)
@@ -177,6 +223,13 @@ class Namespace:
         if self.on_write is not None:
             self.on_write(key, rec)
         return rec
+
+    def replace(self, key: bytes, kind: int, value: object, value_size: int, void: int = DEFAULT) -> Record:
+        """Write `key` whatever it held before (Aerospike's REPLACE): SET's hot path."""
+        rec = self._lookup(key)
+        if rec is not None and (rec.void or self.cutoffs):
+            rec = self.get(key)
+        return self.write(key, rec, kind, value, value_size, void)
 
     def touch(self, key: bytes, rec: Record, void: int) -> Record:
         """A metadata-only write (EXPIRE, PERSIST, TOUCH): new void-time, generation bump."""
@@ -191,9 +244,68 @@ class Namespace:
             return False
         self._remove(key, rec)
         self.stats.client_delete_success += 1
+        if self.keep_tombstones:
+            lut = max(self.clock.ms, self.last_lut, rec.lut + 1)
+            gen = rec.gen + 1 if rec.gen < MAX_GENERATION else 1
+            self.tombstones.setdefault(partition_of(key), {})[key] = (gen, lut)
         if self.on_write is not None:
             self.on_write(key, None)
         return True
+
+    # --- copies from other nodes (replication, migration) --------------------------------
+
+    def tombstone(self, key: bytes, pid: int) -> tuple[int, int] | None:
+        """(generation, last-update-time) of a durable delete of `key`, if one is kept."""
+        part = self.tombstones.get(pid)
+        return None if part is None else part.get(key)
+
+    def apply_copy(self, key: bytes, pid: int, kind: int, value: object, gen: int, void: int,
+                   lut: int, tombstone: bool) -> None:
+        """Make `key` exactly this copy (the cluster decided it wins). No limits apply and
+        the write hook is not called: a replica or migrated copy is not a client write."""
+        rec = self._lookup(key)
+        if tombstone:
+            if rec is not None:
+                self._remove(key, rec)
+            self.tombstones.setdefault(pid, {})[key] = (gen, lut)
+            return
+        part = self.tombstones.get(pid)
+        if part:
+            part.pop(key, None)
+        size = value_size(value) + len(key) + RECORD_OVERHEAD
+        self.last_lut = max(self.last_lut, lut)
+        if rec is None:
+            rec = Record(kind, value, gen, void, lut, size)
+            self.storage.put(key, pid, rec, True)
+            self.used_bytes += size
+            self._count_set(key, 1)
+            return
+        self.used_bytes += size - rec.size
+        rec.kind, rec.value, rec.gen, rec.void, rec.lut, rec.size = kind, value, gen, void, lut, size
+        if self.persistent:
+            self.storage.put(key, pid, rec, False)
+
+    def drop_partition(self, pid: int) -> int:
+        """Forget a partition this node no longer holds; returns the records dropped."""
+        keys = self.storage.partition_keys(pid)
+        for key in keys:
+            rec = self._lookup(key)
+            if rec is not None:
+                self._remove(key, rec)
+        self.tombstones.pop(pid, None)
+        return len(keys)
+
+    def drop_old_tombstones(self, older_than: int) -> int:
+        """The tomb raider: forget durable deletes last updated before `older_than` (ms)."""
+        dropped = 0
+        for pid in list(self.tombstones):
+            part = self.tombstones[pid]
+            for key in [k for k, (_, lut) in part.items() if lut < older_than]:
+                del part[key]
+                dropped += 1
+            if not part:
+                del self.tombstones[pid]
+        return dropped
 
     def _remove(self, key: bytes, rec: Record) -> None:
         self.storage.delete(key, partition_of(key), rec)
@@ -234,11 +346,18 @@ class Namespace:
         copies on the device must stay dead across restarts.
         """
         cutoff = before if before is not None else max(self.clock(), self.last_lut)
-        self.last_lut = max(self.last_lut, cutoff)
+        # Records written from now on must be newer than the cutoff.
+        self.last_lut = max(self.last_lut, cutoff + 1)
         name = setname or None
         if self.persistent:
             self.cutoffs[name] = max(cutoff, self.cutoffs.get(name, 0))
             self.storage.truncated(name, cutoff)
+            if name is None and before is None:
+                # Every record is older than the cutoff: all dead at once, no I/O.
+                self.stats.truncated_objects += self.storage.count()
+                self.storage.clear()
+                self.used_bytes = 0
+                self.set_objects.clear()
             return cutoff
         if name is None and before is None:
             self.stats.truncated_objects += self.storage.count()
@@ -273,9 +392,14 @@ class Namespace:
         """
         removed = 0
         cutoffs = dict(self.cutoffs)
+        device = self.persistent and hasattr(self.storage, "sweep_candidates")
         for pid in range(N_PARTITIONS):
-            for key in self.storage.partition_keys(pid):
-                rec = self._lookup(key)
+            if device:
+                # Chosen from the index (void-time, lut, set): only those are read.
+                items = self.storage.sweep_candidates(pid, now, evict_before, cutoffs)  # type: ignore[attr-defined]
+            else:
+                items = ((key, self._lookup(key)) for key in self.storage.partition_keys(pid))
+            for key, rec in items:
                 if rec is None:
                     continue
                 if rec.void and rec.void <= now:
@@ -291,11 +415,13 @@ class Namespace:
             yield removed
         # Purged everything older than the cutoffs taken at the start of the round.
         for name, cutoff in cutoffs.items():
-            if self.cutoffs.get(name) == cutoff and not self.persistent:
-                del self.cutoffs[name]
+            if self.cutoffs.get(name) == cutoff:
+                del self.cutoffs[name]  # device: the storage keeps its own (lmdb)
 
     def eviction_cutoff(self) -> int:
         """Void-time below which records go, so that ~evict-tenths-pct of them are evicted."""
+        if self.persistent and hasattr(self.storage, "eviction_cutoff"):
+            return self.storage.eviction_cutoff(self.config["evict-tenths-pct"])  # type: ignore[attr-defined]
         voids = [
             rec.void
             for pid in range(N_PARTITIONS)

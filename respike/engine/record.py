@@ -7,8 +7,6 @@ bins or one collection. Native commands see a string as one bin named `value`.
 
 from __future__ import annotations
 
-import msgpack
-
 STRING = 0
 HASH = 1
 LIST = 2
@@ -39,12 +37,15 @@ class Record:
         self.size = size
 
     def bins(self) -> dict[bytes, object]:
-        """The record as Aerospike bins."""
+        """The record as Aerospike bins. A list, set or sorted set is one list or map bin
+        named after its kind, given as a plain copy (see respike/engine/cdt)."""
         if self.kind == STRING:
             return {STRING_BIN: self.value}
         if self.kind == HASH:
             return self.value  # type: ignore[return-value]
-        return {KIND_NAMES[self.kind].encode(): self.value}
+        from .cdt import view
+
+        return {KIND_NAMES[self.kind].encode(): view(self.kind, self.value)}
 
     def __repr__(self) -> str:
         return f"Record({KIND_NAMES[self.kind]}, gen={self.gen}, void={self.void}, lut={self.lut})"
@@ -69,6 +70,10 @@ def parse_int(value: bytes) -> int | None:
     if b"%d" % number != value or not INT64_MIN <= number <= INT64_MAX:
         return None
     return number
+
+
+# First bytes a canonical integer can start with (a cheap filter before `to_bin`).
+NUMERIC_START = frozenset(b"-0123456789"[i : i + 1] for i in range(11))
 
 
 def to_bin(value: bytes) -> bytes | int:
@@ -103,13 +108,17 @@ def value_size(value: object) -> int:
     if cls is int or cls is float:
         return 8
     if cls is dict:
-        return sum(len(k) + value_size(v) for k, v in value.items())  # type: ignore[attr-defined]
+        return sum((len(k) if k.__class__ is bytes else value_size(k)) + value_size(v)  # type: ignore[attr-defined]
+                   for k, v in value.items())  # type: ignore[attr-defined]
     if cls is list:
         return sum(value_size(v) + 2 for v in value)  # type: ignore[attr-defined]
     if cls is str:
         return len(value.encode())  # type: ignore[attr-defined]
     if value is None:
         return 0
+    size = _collection_sizes.get(cls)
+    if size is not None:
+        return size(value)
     return 16
 
 
@@ -130,9 +139,27 @@ def format_float(value: float) -> str:
 
 
 def pack_value(kind: int, value: object) -> bytes:
-    """A record value as bytes, for the device and the fabric (msgpack: bytes stay bin)."""
-    return msgpack.packb(value, use_bin_type=True)
+    """A record value as bytes, for the device and the fabric (msgpack: bytes stay bin).
+
+    Lists, sets and sorted sets pack as plain msgpack (respike/engine/cdt); ordered list
+    and map bins inside other records pack as msgpack ext types that keep their order."""
+    if kind >= LIST:
+        return _cdt.pack_collection(kind, value)
+    return _cdt.pack_plain(value)
 
 
 def unpack_value(kind: int, data: bytes) -> object:
-    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+    if kind >= LIST:
+        return _cdt.unpack_collection(kind, data)
+    return _cdt.unpack_plain(data)
+
+
+# Collections (imported last: respike.engine.cdt imports this module).
+from . import cdt as _cdt  # noqa: E402
+from .cdt import structs as _structs  # noqa: E402
+
+_collection_sizes = {
+    _structs.deque: _structs.deque_size,
+    _structs.RSet: _structs.rset_size,
+    _structs.ZSet: _structs.zset_size,
+}

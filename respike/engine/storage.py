@@ -3,7 +3,8 @@
 The memory engine keeps live Record objects in a dict keyed by the Redis key (the digest
 is a function of the key, so the key is an equivalent identity and saves hashing on every
 request), plus the set of keys of each partition so scans, truncates and migrations walk
-one partition at a time. The device engine plugs in behind the same interface.
+one partition at a time. The device engine (respike/engine/device/) plugs in behind the
+same interface.
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ class Storage(Protocol):
     def clear(self) -> None: ...
 
     def truncated(self, setname: bytes | None, cutoff: int) -> None: ...
+
+    def attach(self, ns) -> None:
+        """Called by the namespace it serves (the device engine keeps its space state,
+        set names and restart accounting there)."""
+
+    async def start(self) -> None:
+        """Open the device and start background work (writer, defrag) before serving."""
+
+    def evict_wanted(self) -> bool:
+        """Above evict-used-pct of the device (memory namespaces use memory-size)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -83,6 +95,15 @@ class MemoryStorage:
 
     def truncated(self, setname: bytes | None, cutoff: int) -> None:
         pass
+
+    def attach(self, ns) -> None:
+        pass
+
+    async def start(self) -> None:
+        pass
+
+    def evict_wanted(self) -> bool:
+        return False
 
     def close(self) -> None:
         pass

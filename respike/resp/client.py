@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable
+from time import perf_counter_ns
+from time import time_ns as _time_ns
 from typing import TYPE_CHECKING, Any
 
 import hiredis
@@ -26,6 +27,7 @@ from ..errors import (
 )
 from .encode import QUEUED, error
 from .reader import ProtocolError, RequestReader
+from .stats import SAMPLE_EVERY
 
 if TYPE_CHECKING:
     from .server import RespServer
@@ -34,6 +36,7 @@ log = logging.getLogger("respike.resp")
 
 # Commands a MULTI does not queue.
 _NOT_QUEUED = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+HELD_LIMIT = 1 << 20
 _NO_AUTH_NEEDED = frozenset({"auth", "hello", "quit", "reset"})
 
 
@@ -56,8 +59,12 @@ class Client(asyncio.Protocol):
         self.name = b""
         self.lib_name = b""
         self.lib_ver = b""
-        self.authenticated = not server.node_config["requirepass"]
-        self.multi: list[list[bytes]] | None = None
+        self.waits = server.engine.waits
+        self.clock = server.engine.clock
+        self.ns_for = server.engine.namespace_for
+        self._multi: list[list[bytes]] | None = None
+        self._authenticated = not server.node_config["requirepass"]
+        self._update_special()
         self.multi_failed = False
         self.watched: dict[bytes, tuple[int, int] | None] = {}
         self.cluster_aware = False
@@ -65,9 +72,8 @@ class Client(asyncio.Protocol):
         self.asking = False
         self.closing = False
         self.commands_done = 0
-        self.created = time.monotonic()
+        self.created = server.engine.clock.ms
         self.last_active = self.created
-        self.last_command = "NULL"
         self.transport: asyncio.Transport | None = None
         self.addr = self.laddr = "?:0"
         self.reader = RequestReader(server.node_config["proto-max-bulk-len"])
@@ -75,10 +81,14 @@ class Client(asyncio.Protocol):
         self.queue: deque[Any] | None = None
         self.blocked = False
         self.held: list[bytes] = []
+        self.held_size = 0
+        self.in_exec = False  # a queued command is running inside EXEC
+        self.proxied = False  # runs commands another node forwarded (see cluster/service.py)
         self._out: list[bytes] = []
         self._chunk = b""
         self._done = 0
         self._last: list[bytes] | None = None
+        self._countdown = 1
 
     # --- asyncio.Protocol --------------------------------------------------------------
 
@@ -96,6 +106,10 @@ class Client(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self.server.unregister(self)
+        if self.queue is not None:  # nobody will read these replies: stop waiting for them
+            for item in self.queue:
+                if item.__class__ is not bytes:
+                    item.cancel()
 
     def pause_writing(self) -> None:
         if self.transport is not None:
@@ -109,9 +123,13 @@ class Client(asyncio.Protocol):
         if self.closing:
             return
         if self.blocked:
+            # Keep reading while blocked (so a peer that leaves is noticed at once), but
+            # stop once a blocked client has sent more than HELD_LIMIT bytes ahead.
             self.held.append(data)
+            self.held_size += len(data)
+            if self.held_size > HELD_LIMIT and self.transport is not None:
+                self.transport.pause_reading()
             return
-        self.last_active = time.monotonic()
         reader = self.reader
         if reader.feed_fast(data):
             self._chunk, self._done, self._last = data, 0, None
@@ -126,8 +144,9 @@ class Client(asyncio.Protocol):
     # --- the command loop --------------------------------------------------------------
 
     def _drain(self) -> None:
+        clock = self.clock
+        clock.ms = self.last_active = _time_ns() // 1_000_000 + clock.offset_ms
         reader = self.reader
-        out = self._out
         if reader.fast and self._chunk:
             self._drain_fast()
         if not reader.fast:
@@ -140,18 +159,30 @@ class Client(asyncio.Protocol):
                     return
                 if cmd is None:
                     break
+                self.commands_done += 1
+                self._last = cmd
                 self._reply(self.execute(cmd))
             if reader.fast and self._chunk:
                 self._drain_fast()
-        if out:
+        if self._out:
             self._flush()
 
     def _drain_fast(self) -> None:
+        """The hot loop: hiredis parses, the command runs, replies collect for one write.
+
+        The common case (known command, right arity, nothing special about the connection)
+        is dispatched inline; everything else goes through `execute`.
+        """
         reader = self.reader
-        gets = reader._hiredis.gets
+        gets = reader.hiredis.gets
+        lookup = self.commands.get
         done, last = self._done, self._last
-        execute, reply = self.execute, self._reply
-        while not self.blocked and not self.closing:
+        start = done
+        execute = self.execute
+        append = self._out.append
+        waits = self.waits
+        countdown = self._countdown  # time one command in SAMPLE_EVERY (see resp/stats.py)
+        while not self.closing:
             try:
                 cmd = gets()
             except hiredis.ProtocolError:
@@ -159,57 +190,152 @@ class Client(asyncio.Protocol):
             if cmd is False:
                 reader.end_fast(self._chunk, done, last)
                 self._chunk = b""
-                return
-            if cmd.__class__ is not list or not _all_bulk(cmd):
-                if cmd is not None and not cmd:  # *0 / *-1: ignored, as Redis does
+                break
+            if cmd.__class__ is not list or not cmd:
+                if cmd == []:  # *0: ignored, as Redis does
                     done += 1
                     continue
-                reader.fast_failed(self._chunk, done)
+                reader.fast_failed(self._chunk, done)  # not an array: re-parse exactly
                 self._chunk = b""
-                return
+                break
             done += 1
             last = cmd
-            reply(execute(cmd))
+            spec = lookup(cmd[0])
+            countdown -= 1
+            if (spec is None or self.special or countdown <= 0 or spec.timed
+                    or (len(cmd) != spec.arity and (spec.arity > 0 or len(cmd) < spec.min_args))):
+                reply = execute(cmd)
+                if countdown <= 0:
+                    countdown = SAMPLE_EVERY
+            else:
+                spec.calls += 1
+                try:
+                    reply = spec.handler(self, cmd)
+                except Exception as exc:
+                    reply = self._failed(spec, exc, cmd)
+                if waits:
+                    reply = self._after_waits(reply)
+            if reply.__class__ is bytes and self.queue is None:
+                append(reply)
+            else:
+                self._reply(reply)
+                if self.blocked:
+                    break
         self._done, self._last = done, last
+        self._countdown = countdown
+        self.commands_done += done - start
 
     def execute(self, args: list[bytes]) -> Any:
-        """Run one command; returns encoded reply bytes, a Future, or a Blocking."""
+        """Run one command; returns encoded reply bytes, an awaitable, or a Blocking."""
         cmd = self.commands.get(args[0])
         if cmd is None:
+            if args[0].__class__ is not bytes:
+                return self._not_bulk(args)
             cmd = self.server.table.lookup(args[0])
             if cmd is None:
                 return self._reject(unknown_command(args[0], args[1:]))
         argc = len(args)
-        if argc != cmd.arity and (cmd.arity > 0 or argc < -cmd.arity):
+        if argc != cmd.arity and (cmd.arity > 0 or argc < cmd.min_args):
+            cmd.rejected_calls += 1
             return self._reject(wrong_arity(cmd.name))
-        if not self.authenticated and cmd.name not in _NO_AUTH_NEEDED:
-            return self._reject(NOAUTH)
-        if self.multi is not None and cmd.name not in _NOT_QUEUED:
-            self.multi.append(args)
-            return QUEUED
-        self.last_command = cmd.name
-        self.commands_done += 1
+        if self.special:
+            early = self._special(cmd, args)
+            if early is not None:
+                return early
+        return self._timed(cmd, args)
+
+    def _timed(self, cmd, args: list[bytes]) -> Any:
+        """Run a command, timing it for its latency histogram and the slow log."""
+        cmd.calls += 1
+        start = perf_counter_ns()
         try:
-            if self.server.route is not None and cmd.keyed:
-                routed = self.server.route(self, cmd, args)
-                if routed is not None:
-                    return routed
             reply = cmd.handler(self, args)
-            if self.engine.waits:
-                return self._after_waits(reply)
-            return reply
-        except RedisError as exc:
+        except Exception as exc:
+            reply = self._failed(cmd, exc, args)
+        if self.waits:
+            reply = self._after_waits(reply)
+        usec = (perf_counter_ns() - start) // 1000
+        cmd.latency.add(usec)
+        if usec >= self.server.slowlog_threshold >= 0:
+            self.server.slowlog.add(usec, args, self.addr, self.name, self.server.node_config["slowlog-max-len"])
+        return reply
+
+    def _failed(self, cmd, exc: Exception, args: list) -> bytes:
+        """A command's error as its reply; anything unexpected is logged, never sent raw."""
+        cmd.failed_calls += 1
+        if isinstance(exc, RedisError):
             return error(exc.text)
-        except RecordError as exc:
+        if isinstance(exc, RecordError):
             return error(exc.reply_text())
-        except Exception:
-            log.exception("command %s failed", cmd.name)
-            return error(f"ERR internal error while running '{cmd.name}' (see the server log)")
+        if not all(a.__class__ is bytes for a in args):
+            return self._not_bulk(args)
+        log.error("command %s failed", cmd.name, exc_info=exc)
+        return error(f"ERR internal error while running '{cmd.name}' (see the server log)")
+
+    def _not_bulk(self, args: list) -> bytes:
+        """An element that is not a bulk string (hiredis parsed it): Redis's protocol error.
+
+        The fast path does not check every element's type up front; a command that trips
+        over such an element ends up here, and the connection is closed as Redis would."""
+        bad = next(a for a in args if a.__class__ is not bytes)
+        kind = {int: ":", list: "*", float: ",", bool: "#", dict: "%"}.get(bad.__class__, "-")
+        text = "ERR Protocol error: invalid bulk length" if bad is None else (
+            f"ERR Protocol error: expected '$', got '{kind}'")
+        self._flush()
+        self._protocol_error(text)
+        return b""
+
+    def _special(self, cmd, args: list[bytes]) -> Any:
+        """Authentication, MULTI queueing and cluster routing; None = run it here."""
+        if not self._authenticated and cmd.name not in _NO_AUTH_NEEDED:
+            cmd.rejected_calls += 1
+            return self._reject(NOAUTH)
+        if self._multi is not None and cmd.name not in _NOT_QUEUED:
+            self._multi.append(args)
+            return QUEUED
+        if self.server.route is not None and cmd.keyed:
+            try:
+                return self.server.route(self, cmd, args)
+            except RedisError as exc:
+                return error(exc.text)
+            except RecordError as exc:
+                return error(exc.reply_text())
+        return None
+
+    @property
+    def last_command(self) -> str:
+        cmd = self.server.table.resolve(self._last) if self._last else None
+        return cmd.name if cmd is not None else "NULL"
+
+    # `special` is true whenever `execute` must look beyond the command itself.
+    @property
+    def multi(self) -> list[list[bytes]] | None:
+        return self._multi
+
+    @multi.setter
+    def multi(self, value: list[list[bytes]] | None) -> None:
+        self._multi = value
+        self._update_special()
+
+    @property
+    def authenticated(self) -> bool:
+        return self._authenticated
+
+    @authenticated.setter
+    def authenticated(self, value: bool) -> None:
+        self._authenticated = value
+        self._update_special()
+
+    def _update_special(self) -> None:
+        self.special = (
+            not self._authenticated or self._multi is not None or self.server.route is not None
+        )
 
     def _after_waits(self, reply: Any) -> Any:
-        """Hold a write's reply until storage and replicas have acknowledged it."""
-        waits = list(self.engine.waits)
-        self.engine.waits.clear()
+        """Hold a write's reply until storage and replicas acknowledged it (a failed
+        acknowledgement becomes this command's error reply)."""
+        waits = list(self.waits)
+        self.waits.clear()
 
         async def wait() -> bytes:
             await asyncio.gather(*waits)
@@ -234,8 +360,6 @@ class Client(asyncio.Protocol):
         self._flush()
         if reply.__class__ is Blocking:
             self.blocked = True
-            if self.transport is not None:
-                self.transport.pause_reading()
             reply = reply.awaitable
         if self.queue is None:
             self.queue = deque()
@@ -273,7 +397,7 @@ class Client(asyncio.Protocol):
         if self.closing or self.transport is None:
             return
         self.transport.resume_reading()
-        held, self.held = self.held, []
+        held, self.held, self.held_size = self.held, [], 0
         self._drain()
         for data in held:
             self.data_received(data)
@@ -306,10 +430,3 @@ class Client(asyncio.Protocol):
     def watch_dirty(self) -> bool:
         return any(self.watch_snapshot(k) != snap for k, snap in self.watched.items())
 
-
-def _all_bulk(args: list[Any]) -> bool:
-    try:
-        b"".join(args)
-    except TypeError:
-        return False
-    return True

@@ -18,12 +18,16 @@ import hiredis
 INLINE_MAX = 64 * 1024  # PROTO_INLINE_MAX_SIZE
 INT_MAX = (1 << 31) - 1
 QUERY_BUFFER_LIMIT = 1 << 30  # client-query-buffer-limit
-UNCLEAN_LIMIT = 64 * 1024  # partial data the fast path may hold before switching
+HISTORY_LIMIT = 16 * 1024  # bytes the fast path keeps for a replay before checking where it is
 
-# Anything that could be a header past a limit (counts >= 10^6, lengths >= 10^8, a
-# negative length) or a RESP type other than '$' after a CRLF. False positives (such bytes
-# inside a value) only send that chunk down the exact path.
-_SUSPECT = re.compile(rb"\*\d{7}|\$\d{9}|\$-|\r\n[:+,#_%~(!=>|]")
+# A multibulk count of 10^7 or more: hiredis would preallocate a list that large, so such
+# chunks go down the exact path (which, like Redis, grows argv as elements arrive).
+_BIG_COUNT = re.compile(rb"\*\d{7}")
+# A bulk length of 10^8 or more in a chunk that ends inside a command: hiredis would wait
+# for it, Redis answers at once when it is past proto-max-bulk-len.
+_BIG_BULK = re.compile(rb"\$\d{9}")
+_DIGITS = [len(b"%d" % n) for n in range(10000)]
+_NOT_BULK = re.compile(rb"\r\n[+=]")
 
 
 class ProtocolError(Exception):
@@ -31,73 +35,119 @@ class ProtocolError(Exception):
 
 
 class RequestReader:
-    """Turns received bytes into argument lists. Call `feed`, then `get` until None."""
+    """Turns received bytes into argument lists.
+
+    The connection calls `feed_fast(data)`; if it returns True it takes commands from
+    `hiredis.gets()` and then reports with `end_fast` (or `fast_failed` on a hiredis error
+    or a non-bulk element); otherwise it calls `feed(data)` and takes commands from `get()`.
+
+    The fast path keeps the chunks fed to hiredis since the last point known to be between
+    two commands, so the exact path can replay from there. Whether the stream is between
+    commands now is only worked out when it matters (a chunk that does not start with '*',
+    or the history growing past HISTORY_LIMIT), not for every chunk.
+    """
 
     def __init__(self, max_bulk: int = 512 << 20):
         self.max_bulk = max_bulk
+        # A proto-max-bulk-len below 10^8: bulk headers as long as the limit (or longer)
+        # go down the exact path, which enforces it (hiredis would take any length).
+        self._low_limit = (
+            re.compile(rb"\$\d{%d}" % len(b"%d" % max_bulk)) if max_bulk < 10**8 else None
+        )
         self.fast = True
-        self._hiredis = hiredis.Reader()
-        self._ready: list[list[bytes]] = []
+        self.hiredis = hiredis.Reader()
         self._slow: SlowParser | None = None
-        # Bytes fed to hiredis since the last known command boundary, and how many
-        # commands hiredis has returned from them.
-        self._unclean: list[bytes] = []
-        self._unclean_size = 0
-        self._unclean_done = 0
-        self._tail = b""
+        self._history: list[bytes] = []
+        self._history_size = 0
+        self._history_done = 0  # commands hiredis returned from the history
+        self._history_last: list[bytes] | None = None  # the last one, if its chunk had one
 
     def feed_fast(self, data: bytes) -> bool:
         """Hand `data` to hiredis if the fast path can take it; False = use `feed`."""
-        if not self.fast or data[:1] != b"*" and not self._unclean:
+        if not self.fast:
             return False
-        probe = self._tail + data[:16] if self._tail else data
-        if _SUSPECT.search(probe) or (probe is not data and _SUSPECT.search(data)):
+        if data[:1] != b"*" and self.at_boundary():
+            return False  # an inline command
+        if data.find(b"*", 1) < 0:
+            cr = data.find(b"\r")
+            if data[:1] == b"*" and not 0 < cr < 8:
+                return False
+        elif _BIG_COUNT.search(data):
             return False
-        self._hiredis.feed(data)
-        self._tail = data[-16:]
+        if self._history and _BIG_COUNT.search(self._history[-1][-8:] + data[:8]):
+            return False
+        # hiredis returns a '+simple' or '=verbatim' element as bytes, like a bulk string;
+        # Redis refuses them ("expected '$'"), so such chunks go down the exact path.
+        if data.find(b"\r\n+") >= 0 or data.find(b"\r\n=") >= 0 or (
+            self._history and _NOT_BULK.search(self._history[-1][-2:] + data[:2])
+        ):
+            return False
+        if self._low_limit is not None and (self._low_limit.search(data) or (
+            self._history and self._low_limit.search(self._history[-1][-12:] + data[:12])
+        )):
+            return False
+        self.hiredis.feed(data)
         return True
 
     def end_fast(self, data: bytes, done: int, last: list[bytes] | None) -> None:
-        """Record where the stream stands after `done` commands were read from `data`."""
-        if last is not None and data[-2:] == b"\r\n" and _ends_with(self._unclean, data, last):
-            if self._unclean:
-                self._unclean.clear()
-                self._unclean_size = self._unclean_done = 0
-            return
-        if not self._unclean:
-            self._unclean_done = 0
-        self._unclean.append(data)
-        self._unclean_size += len(data)
-        self._unclean_done += done
-        if self._unclean_size > UNCLEAN_LIMIT:
-            self._to_slow(b"", done_now=0)
+        """Note that hiredis returned `done` commands (the last one `last`) from `data`."""
+        self._history.append(data)
+        self._history_size += len(data)
+        self._history_done += done
+        self._history_last = last if done else None
+        if self.hiredis.has_data() and (
+            _BIG_BULK.search(data) or _BIG_BULK.search(self._history[-2][-10:] + data[:10]
+                                                       if len(self._history) > 1 else b"")
+        ):
+            self._to_slow(b"")
+        elif self._history_size > HISTORY_LIMIT:
+            if self.at_boundary():
+                self._forget()
+            elif self._history_size > 4 * HISTORY_LIMIT:
+                self._to_slow(b"")
+
+    def at_boundary(self) -> bool:
+        """Whether everything fed so far ends exactly after a complete command."""
+        if not self._history:
+            return True
+        last = self._history_last
+        if last is None or self.hiredis.has_data():
+            return False
+        if _ends_with(b"".join(self._history), last):
+            self._forget()
+            return True
+        return False
+
+    def _forget(self) -> None:
+        self._history.clear()
+        self._history_size = self._history_done = 0
+        self._history_last = None
 
     def fast_failed(self, data: bytes, done: int) -> None:
         """hiredis rejected `data` after returning `done` commands from it: re-parse exactly."""
-        if not self._unclean:
-            self._unclean_done = 0
-        self._unclean.append(data)
-        self._unclean_done += done
-        self._to_slow(b"", done_now=0)
+        self._history.append(data)
+        self._history_done += done
+        self._to_slow(b"")
 
-    def _to_slow(self, data: bytes, done_now: int) -> None:
-        replay = b"".join(self._unclean) + data
-        skip = self._unclean_done + done_now
-        self._unclean.clear()
-        self._unclean_size = self._unclean_done = 0
-        self._hiredis = hiredis.Reader()
-        self._tail = b""
+    def _to_slow(self, data: bytes) -> None:
+        replay = b"".join(self._history) + data
+        skip = self._history_done
+        self._forget()
+        self.hiredis = hiredis.Reader()
         self.fast = False
         self._slow = SlowParser(self.max_bulk)
         self._slow.feed(replay)
-        for _ in range(skip):
-            if self._slow.next() is None:
-                break
+        try:
+            for _ in range(skip):  # already executed
+                if self._slow.next() is None:
+                    break
+        except ProtocolError as exc:  # hiredis was laxer than Redis about those commands
+            self._slow.failed = exc
 
     def feed(self, data: bytes) -> None:
         """The exact path."""
         if self.fast:
-            self._to_slow(data, 0)
+            self._to_slow(data)
         else:
             assert self._slow is not None
             self._slow.feed(data)
@@ -105,25 +155,30 @@ class RequestReader:
     def get(self) -> list[bytes] | None:
         """Next command from the exact path (raises ProtocolError where Redis would)."""
         assert self._slow is not None
+        if self._slow.failed is not None:
+            raise self._slow.failed
         cmd = self._slow.next()
         if cmd is None and self._slow.empty():
             self.fast = True
             self._slow = None
         return cmd
 
-    def gets(self):
-        return self._hiredis.gets
+
+def encoded_size(args: list[bytes]) -> int:
+    """Bytes of `args` as a RESP multibulk request."""
+    size = 3 + len(b"%d" % len(args)) + 5 * len(args)
+    for arg in args:
+        n = len(arg)
+        size += n + (_DIGITS[n] if n < 10000 else len(b"%d" % n))
+    return size
 
 
-def _ends_with(prefix: list[bytes], data: bytes, last: list[bytes]) -> bool:
-    """Whether the stream (prefix chunks + data) ends exactly after the command `last`."""
+def _ends_with(data: bytes, last: list[bytes]) -> bool:
+    """Whether `data` ends exactly after the command `last`."""
     tail = last[-1]
     if not data.endswith(tail + b"\r\n") and len(data) > len(tail) + 2:
         return False
-    encoded = encode_command(last)
-    if len(encoded) <= len(data):
-        return data.endswith(encoded)
-    return (b"".join(prefix) + data).endswith(encoded)
+    return data.endswith(encode_command(last))
 
 
 def encode_command(args: list[bytes]) -> bytes:
@@ -141,6 +196,7 @@ class SlowParser:
         self.multibulk = 0  # elements still to read in the current command
         self.bulk = -1  # length of the bulk being read, -1 = read its header first
         self.kind = 0  # 0 unknown, 1 inline, 2 multibulk
+        self.failed: ProtocolError | None = None
 
     def feed(self, data: bytes) -> None:
         if self.pos > 65536 and self.pos * 2 > len(self.buf):

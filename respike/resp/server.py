@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .client import Client
+from .stats import SlowLog
 from .table import CommandTable
 
 if TYPE_CHECKING:
@@ -29,6 +30,9 @@ class RespServer:
         self.clients: dict[int, Client] = {}
         self.route: Router | None = None
         self.info_sections: dict[str, InfoSection] = {}
+        self.waiters: Any = None  # clients blocked on list keys (resp/commands/lists.py)
+        self.slowlog = SlowLog()
+        self.slowlog_threshold = node_config["slowlog-log-slower-than"]
         self.started = time.time()
         self.connections_received = 0
         self.rejected_connections = 0

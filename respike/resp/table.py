@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import RedisError, unknown_subcommand, wrong_arity
 from .encode import Status, encode
+from .stats import Latency
 
 Handler = Callable[..., Any]
 
@@ -37,7 +38,7 @@ _ACL_BY_GROUP = {
 }
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class Command:
     name: str
     arity: int
@@ -55,12 +56,23 @@ class Command:
     getkeys: Callable[[list[bytes]], list[int]] | None = None
     subcommands: dict[str, Command] = field(default_factory=dict)
     doc_args: list[dict[str, Any]] = field(default_factory=list)
+    write: bool = field(init=False, default=False)
+    readonly: bool = field(init=False, default=False)
+    min_args: int = field(init=False, default=0)
+    keyed: bool = field(init=False, default=False)
+    # Statistics (see resp/stats.py): exact counts, sampled latency.
+    timed: bool = field(init=False, default=True)
+    calls: int = field(init=False, default=0)
+    failed_calls: int = field(init=False, default=0)
+    rejected_calls: int = field(init=False, default=0)
+    latency: Latency = field(init=False, default_factory=Latency)
 
     def __post_init__(self) -> None:
         self.write = "write" in self.flags
         self.readonly = "readonly" in self.flags
         self.min_args = -self.arity if self.arity < 0 else self.arity
         self.keyed = bool(self.first_key) or self.getkeys is not None
+        self.timed = not self.complexity.startswith("O(1)")
         self.doc_args = parse_synopsis(self.args) if self.args else []
 
     @property
@@ -101,7 +113,8 @@ class Command:
 
 
 def _keyspec(cmd: Command, how: str) -> dict[str, Any]:
-    flags = ["RW", "UPDATE"] if cmd.write else ["RO", "ACCESS"]
+    # Redis spells the access flags in lower case and sends every flag as a simple string.
+    flags = [Status("RW"), Status("update")] if cmd.write else [Status("RO"), Status("access")]
     if how == "keynum":
         return {
             "flags": flags,
@@ -170,7 +183,9 @@ def dispatch_subcommand(c: Any, a: list[bytes], parent: Command) -> Any:
         raise RedisError(unknown_subcommand(a[1], parent.name))
     argc = len(a)
     if argc != sub.arity and (sub.arity > 0 or argc < -sub.arity):
+        sub.rejected_calls += 1
         raise RedisError(wrong_arity(sub.name))
+    sub.calls += 1
     return sub.handler(c, a)
 
 
@@ -224,10 +239,24 @@ class CommandTable:
     def all(self) -> list[Command]:
         return sorted(self.commands.values(), key=lambda c: c.name)
 
+    def every(self) -> list[Command]:
+        """Every command and subcommand (what statistics are kept for)."""
+        out = []
+        for cmd in self.all():
+            out.append(cmd)
+            out.extend(sub for _, sub in sorted(cmd.subcommands.items()))
+        return out
+
+    def reset_stats(self) -> None:
+        for cmd in self.every():
+            cmd.calls = cmd.failed_calls = cmd.rejected_calls = 0
+            cmd.latency = Latency()
+
 
 # --- synopsis -> COMMAND DOCS arguments --------------------------------------------------
 
-_TOKEN = re.compile(r"\[|\]|\(|\)|\||\.\.\.|[^\s\[\]()|]+")
+# A trailing `...` is its own token even when glued to a name (`key...`).
+_TOKEN = re.compile(r"\[|\]|\(|\)|\||\.\.\.|[^\s\[\]()|]+?(?=\.\.\.|[\s\[\]()|]|$)")
 
 
 def parse_synopsis(text: str) -> list[dict[str, Any]]:
@@ -266,7 +295,10 @@ def parse_synopsis(text: str) -> list[dict[str, Any]]:
             alternatives[-1].append(arg)
         return alternatives
 
-    return [a for alt in items(set()) for a in alt]
+    alternatives = items(set())
+    if len(alternatives) > 1:  # `a|b` at the top level is one argument: a oneof
+        return [_group(alternatives)]
+    return alternatives[0]
 
 
 def _is_value(tok: str) -> bool:

@@ -1,5 +1,17 @@
 """Command handlers, one module per group; each handler carries its declaration."""
 
-from . import connection, hashes, keys, native, server, strings, transactions
+from . import (
+    connection,
+    hashes,
+    keys,
+    lists,
+    native,
+    observe,
+    server,
+    sets,
+    strings,
+    transactions,
+    zsets,
+)
 
-MODULES = [connection, server, strings, hashes, keys, transactions, native]
+MODULES = [connection, server, strings, hashes, keys, transactions, native, lists, sets, zsets, observe]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 
 from ...engine.record import INT64_MAX, INT64_MIN, parse_int
@@ -18,36 +18,60 @@ def to_int(value: bytes, text: str = NOT_INTEGER) -> int:
     return number
 
 
+# What C's strtod/strtold accept as a whole string (Redis's string2d/string2ld then reject
+# leading space, trailing bytes, NaN and out-of-range values). Python's float() and Decimal
+# are more lenient ('1_0', surrounding spaces) and float.fromhex takes hex without '0x'.
+_DECIMAL_FLOAT = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_HEX_FLOAT = re.compile(rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?\Z")
+_INFINITY = re.compile(rb"[+-]?(?:inf|infinity)\Z", re.IGNORECASE)
+MAX_LONG_DOUBLE_CHARS = 5 * 1024
+# long double (x87 80-bit) range: larger magnitudes overflow and smaller ones underflow,
+# which strtold reports with ERANGE and Redis rejects.
+_LDBL_MAX = Decimal("1.18973149535723176502e4932")
+_LDBL_TRUE_MIN = Decimal("3.64519953188247460253e-4951")
+
+
 def to_float(value: bytes, text: str = NOT_FLOAT) -> float:
-    """Redis's strtod-based parser: no NaN, no leading space, nothing trailing."""
-    if not value or value[:1].isspace():
-        raise RedisError(text)
-    try:
+    """Redis's string2d (strtod): no NaN, no spaces, nothing trailing, no overflow."""
+    if _DECIMAL_FLOAT.match(value):
         number = float(value)
-    except ValueError:
+        if math.isinf(number) or (number == 0 and _nonzero(value)):
+            raise RedisError(text)
+        return number
+    if _HEX_FLOAT.match(value):
         try:
             number = float.fromhex(value.decode())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, OverflowError):
             raise RedisError(text) from None
-    if math.isnan(number) or b"_" in value:
-        raise RedisError(text)
-    return number
+        return number
+    if _INFINITY.match(value):
+        return float("-inf") if value[:1] == b"-" else float("inf")
+    raise RedisError(text)
+
+
+def _nonzero(value: bytes) -> bool:
+    mantissa = re.split(rb"[eEpP]", value, maxsplit=1)[0]
+    return any(48 < ch <= 57 for ch in mantissa)
 
 
 def to_decimal(value: bytes, text: str = NOT_FLOAT) -> Decimal:
-    """Like `to_float` but exact, for INCRBYFLOAT arithmetic."""
-    if not value or value[:1].isspace() or b"_" in value or len(value) > 5000:
+    """Like Redis's string2ld (strtold) but exact, for INCRBYFLOAT arithmetic."""
+    if not value or len(value) >= MAX_LONG_DOUBLE_CHARS:
         raise RedisError(text)
-    try:
+    if _DECIMAL_FLOAT.match(value):
         number = Decimal(value.decode("ascii"))
-    except (InvalidOperation, UnicodeDecodeError):
+        magnitude = abs(number)
+        if magnitude > _LDBL_MAX or (magnitude and magnitude < _LDBL_TRUE_MIN):
+            raise RedisError(text)
+        return number
+    if _HEX_FLOAT.match(value):
         try:
-            number = Decimal(float.fromhex(value.decode()))
-        except (ValueError, UnicodeDecodeError):
+            return Decimal(float.fromhex(value.decode()))
+        except (ValueError, OverflowError):
             raise RedisError(text) from None
-    if number.is_nan():
-        raise RedisError(text)
-    return number
+    if _INFINITY.match(value):
+        return Decimal("-Infinity") if value[:1] == b"-" else Decimal("Infinity")
+    raise RedisError(text)
 
 
 def format_decimal(value: Decimal) -> bytes:
@@ -58,6 +82,27 @@ def format_decimal(value: Decimal) -> bytes:
     if text == "-0":
         text = "0"
     return text.encode()
+
+
+_CURSOR = re.compile(rb"([+-]?)(\d*)\Z")
+INVALID_CURSOR = "ERR invalid cursor"
+
+
+def parse_cursor(arg: bytes) -> int:
+    """A SCAN cursor as Redis's parseScanCursorOrReply reads it (strtoul): an unsigned
+    64-bit number; '' is 0, '-1' wraps to 2**64-1; spaces or other bytes are an error."""
+    nul = arg.find(b"\0")
+    if nul >= 0:  # a C string ends there
+        arg = arg[:nul]
+    m = _CURSOR.match(arg)
+    if m is None or (m.group(1) and not m.group(2)):
+        raise RedisError(INVALID_CURSOR)
+    if not m.group(2):
+        return 0
+    number = int(m.group(2))
+    if number >= 1 << 64:
+        raise RedisError(INVALID_CURSOR)
+    return (-number) % (1 << 64) if m.group(1) == b"-" else number
 
 
 def in_int64(value: int) -> bool:

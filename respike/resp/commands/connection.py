@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from ...errors import (
     AUTH_NO_PASSWORD,
     DB_OUT_OF_RANGE,
@@ -114,8 +112,18 @@ def select(c, a):
 @command("quit", -1, "noscript loading stale fast no_auth allow_busy", (0, 0, 0), G, "Closes the connection.", "",
          example="QUIT")
 def quit_(c, a):
+    return _answer_and_close(c, OK)
+
+
+def _answer_and_close(c, reply: bytes) -> bytes:
+    """Send the replies so far and `reply`, then close (QUIT, CLIENT KILL of oneself).
+
+    The reply is written here because the connection stops writing once it is closing."""
+    c._flush()
+    if c.transport is not None and not c.closing:
+        c.transport.write(reply)
     c.close_after_reply()
-    return OK
+    return b""
 
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy", (0, 0, 0), G,
@@ -135,11 +143,11 @@ CLIENT = container("client", G, "A container for client connection commands.", s
 
 
 def client_info(c, me) -> str:
-    now = time.monotonic()
+    now = c.clock.ms
     flags = "x" if c.multi is not None else ("b" if c.blocked else "N")
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('utf-8', 'replace')} "
-        f"age={int(now - c.created)} idle={int(now - c.last_active)} flags={flags} db=0 sub=0 psub=0 ssub=0 "
+        f"age={(now - c.created) // 1000} idle={(now - c.last_active) // 1000} flags={flags} db=0 sub=0 psub=0 ssub=0 "
         f"multi={len(c.multi) if c.multi is not None else -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
         f"rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={c.last_command} user=default "
         f"redir=-1 resp={c.proto} lib-name={c.lib_name.decode('utf-8', 'replace')} "
@@ -175,7 +183,7 @@ def client_setinfo(c, a):
     if attr not in (b"LIB-NAME", b"LIB-VER"):
         raise RedisError(f"ERR Unrecognized option '{a[2].decode('utf-8', 'replace')}'")
     if not all(33 <= ch <= 126 for ch in a[3]):
-        raise RedisError(f"ERR {attr.decode()} cannot contain spaces, newlines or special characters.")
+        raise RedisError(f"ERR {a[2].decode('utf-8', 'replace')} cannot contain spaces, newlines or special characters.")
     if attr == b"LIB-NAME":
         c.lib_name = a[3]
     else:
@@ -197,7 +205,7 @@ def client_list(c, a):
     if len(a) > 2:
         opt = a[2].upper()
         if opt == b"ID" and len(a) > 3:
-            wanted = {to_int(x) for x in a[3:]}
+            wanted = {to_int(x, "ERR Invalid client ID") for x in a[3:]}
             clients = [x for x in clients if x.id in wanted]
         elif opt == b"TYPE" and len(a) == 4:
             kind = a[3].lower()
@@ -210,16 +218,15 @@ def client_list(c, a):
 
 
 @command("client|kill", -3, "admin noscript loading stale", (0, 0, 0), G, "Terminates open connections.",
-         "ip:port|(ID client-id:integer)|(ADDR ip:port)|(LADDR ip:port)|(SKIPME yes/no)", since="2.4.0",
+         "ip-port|(ID client-id:integer)|(ADDR ip-port)|(LADDR ip-port)|(SKIPME yes/no)", since="2.4.0",
          complexity="O(N)", example="CLIENT KILL ID 7")
 def client_kill(c, a):
     clients = c.server.clients.values()
     if len(a) == 3:
-        victims = [x for x in clients if x.addr == a[2].decode()]
+        victims = [x for x in clients if x.addr == a[2].decode("utf-8", "replace")]
         if not victims:
             raise RedisError("ERR No such client")
-        _kill(c, victims)
-        return OK
+        return _answer_and_close(c, OK) if _kill(c, victims) else OK
     if len(a) % 2:
         raise RedisError(SYNTAX)
     victims = list(clients)
@@ -228,32 +235,49 @@ def client_kill(c, a):
         opt, value = a[i].upper(), a[i + 1]
         if opt == b"ID":
             wanted = to_int(value, "ERR client-id should be greater than 0")
+            if wanted < 1:
+                raise RedisError("ERR client-id should be greater than 0")
             victims = [x for x in victims if x.id == wanted]
         elif opt == b"ADDR":
-            victims = [x for x in victims if x.addr == value.decode()]
+            victims = [x for x in victims if x.addr == value.decode("utf-8", "replace")]
         elif opt == b"LADDR":
-            victims = [x for x in victims if x.laddr == value.decode()]
+            victims = [x for x in victims if x.laddr == value.decode("utf-8", "replace")]
+        elif opt == b"TYPE":
+            kind = value.lower()
+            if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
+                raise RedisError(f"ERR Unknown client type '{value.decode('utf-8', 'replace')}'")
+            if kind != b"normal":  # every connection here is a normal one
+                victims = []
+        elif opt == b"USER":
+            if value != b"default":
+                raise RedisError(f"ERR No such user '{value.decode('utf-8', 'replace')}'")
+        elif opt == b"MAXAGE":
+            age = to_int(value)
+            now = c.clock.ms
+            victims = [x for x in victims if (now - x.created) // 1000 >= age]
         elif opt == b"SKIPME":
             if value.lower() not in (b"yes", b"no"):
                 raise RedisError(SYNTAX)
             skipme = value.lower() == b"yes"
-        elif opt in (b"USER", b"TYPE", b"MAXAGE"):
-            continue
         else:
             raise RedisError(SYNTAX)
     if skipme:
         victims = [x for x in victims if x is not c]
-    _kill(c, victims)
-    return integer(len(victims))
+    reply = integer(len(victims))
+    return _answer_and_close(c, reply) if _kill(c, victims) else reply
 
 
-def _kill(c, victims) -> None:
+def _kill(c, victims) -> bool:
+    """Close the victims' connections; True if the caller is one of them (the caller
+    closes only after its reply)."""
+    me = False
     for victim in victims:
         if victim is c:
-            victim.close_after_reply()
+            me = True
         elif victim.transport is not None:
             victim.closing = True
             victim.transport.close()
+    return me
 
 
 @command("client|no-evict", 3, "admin noscript loading stale", (0, 0, 0), G, "Sets the client eviction mode of the connection.",

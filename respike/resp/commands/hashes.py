@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import random
 
-from ...engine.record import HASH, RECORD_OVERHEAD, Record, bin_bytes, parse_int, to_bin, value_size
+from ...engine.record import (
+    HASH,
+    NUMERIC_START,
+    RECORD_OVERHEAD,
+    Record,
+    bin_bytes,
+    parse_int,
+    to_bin,
+    value_size,
+)
 from ...errors import (
     HASH_NOT_FLOAT,
     HASH_NOT_INTEGER,
@@ -19,10 +29,32 @@ from ...errors import (
 )
 from ..encode import EMPTY_ARRAY, EMPTY_MAP, NULL, OK, ONE, ZERO, array, bulk, bulk_array, integer
 from ..table import command
-from .args import format_decimal, in_int64, scan_options, to_decimal, to_int
+from .args import format_decimal, in_int64, parse_cursor, scan_options, to_decimal, to_int
 
 G = "hash"
 SMALL_HASH = 512  # HSCAN answers a hash this small in one step, as Redis does for listpacks
+
+
+def field_bytes(value: object) -> bytes:
+    """A bin as a hash field value: strings and numbers as Redis reads them back; the other
+    bin types native commands can write (booleans, lists, maps) as their JSON text."""
+    cls = value.__class__
+    if cls is bytes:
+        return value  # type: ignore[return-value]
+    if cls is int or cls is float:
+        return bin_bytes(value)
+    return json.dumps(_jsonable(value), separators=(",", ":")).encode()
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {(k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)): _jsonable(v)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def _hash(c, key: bytes, write: bool = False):
@@ -92,7 +124,22 @@ def hset(c, a):
     if len(a) % 2:
         raise RedisError(wrong_arity("hset"))
     key = a[1]
-    ns, rec = _hash(c, key, True)
+    ns = c.ns_for(key)
+    rec = ns.get(key)
+    if len(a) == 4 and rec is not None and rec.kind == HASH:  # the hot case: one field
+        name, raw = a[2], a[3]
+        value = to_bin(raw) if raw[:1] in NUMERIC_START else raw
+        fields = rec.value
+        old = fields.get(name)
+        size = rec.size - len(key) - RECORD_OVERHEAD + (len(raw) if value.__class__ is bytes else 8)
+        size += len(name) if old is None else -value_size(old)
+        if (size + len(key) + RECORD_OVERHEAD <= ns.max_record_size and ns.used_bytes < ns.stop_bytes
+                and len(name) <= ns.max_bin_name):
+            fields[name] = value
+            ns.write(key, rec, HASH, fields, size)
+            return ONE if old is None else ZERO
+    if rec is not None and rec.kind != HASH:
+        raise RedisError(WRONGTYPE)
     pairs = [(a[i], to_bin(a[i + 1])) for i in range(2, len(a), 2)]
     return integer(put_fields(ns, key, rec, pairs))
 
@@ -119,16 +166,16 @@ def hsetnx(c, a):
 def hget(c, a):
     _, rec = _hash(c, a[1])
     value = None if rec is None else rec.value.get(a[2])
-    return NULL[c.proto] if value is None else bulk(bin_bytes(value))
+    return NULL[c.proto] if value is None else bulk(field_bytes(value))
 
 
 @command("hmget", -3, "readonly fast", (1, 1, 1), G, "Returns the values of all fields in a hash.",
-         "key field...", since="2.0.0", example="HMGET user name age")
+         "key field...", since="2.0.0", complexity="O(N)", example="HMGET user name age")
 def hmget(c, a):
     _, rec = _hash(c, a[1])
     fields = _fields(rec)
     null = NULL[c.proto]
-    return array([null if (v := fields.get(f)) is None else bulk(bin_bytes(v)) for f in a[2:]])
+    return array([null if (v := fields.get(f)) is None else bulk(field_bytes(v)) for f in a[2:]])
 
 
 def _pairs_reply(c, items: list[tuple[bytes, object]]) -> bytes:
@@ -136,7 +183,7 @@ def _pairs_reply(c, items: list[tuple[bytes, object]]) -> bytes:
         head = b"%%%d\r\n" % len(items)
     else:
         head = b"*%d\r\n" % (2 * len(items))
-    return head + b"".join(bulk(k) + bulk(bin_bytes(v)) for k, v in items)
+    return head + b"".join(bulk(k) + bulk(field_bytes(v)) for k, v in items)
 
 
 @command("hgetall", 2, "readonly", (1, 1, 1), G, "Returns all fields and values in a hash.",
@@ -149,7 +196,7 @@ def hgetall(c, a):
 
 
 @command("hdel", -3, "write fast", (1, 1, 1), G, "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
-         "key field...", since="2.0.0", example="HDEL user age")
+         "key field...", since="2.0.0", complexity="O(N)", example="HDEL user age")
 def hdel(c, a):
     key = a[1]
     ns, rec = _hash(c, key, True)
@@ -183,7 +230,7 @@ def hkeys(c, a):
          "key", since="2.0.0", complexity="O(N)", example="HVALS user")
 def hvals(c, a):
     _, rec = _hash(c, a[1])
-    return bulk_array([bin_bytes(v) for v in _fields(rec).values()])
+    return bulk_array([field_bytes(v) for v in _fields(rec).values()])
 
 
 @command("hstrlen", 3, "readonly fast", (1, 1, 1), G, "Returns the length of the value of a field.",
@@ -191,7 +238,7 @@ def hvals(c, a):
 def hstrlen(c, a):
     _, rec = _hash(c, a[1])
     value = _fields(rec).get(a[2])
-    return ZERO if value is None else integer(len(bin_bytes(value)))
+    return ZERO if value is None else integer(len(field_bytes(value)))
 
 
 @command("hincrby", 4, "write denyoom fast", (1, 1, 1), G, "Increments the integer value of a field in a hash by a number.",
@@ -219,9 +266,11 @@ def hincrby(c, a):
 def hincrbyfloat(c, a):
     key, field = a[1], a[2]
     delta = to_decimal(a[3])
+    if not delta.is_finite():
+        raise RedisError("ERR value is NaN or Infinity")
     ns, rec = _hash(c, key, True)
     old = _fields(rec).get(field)
-    current = to_decimal(bin_bytes(old), HASH_NOT_FLOAT) if old is not None else 0
+    current = to_decimal(field_bytes(old), HASH_NOT_FLOAT) if old is not None else 0
     total = current + delta
     if not total.is_finite():
         raise RedisError(NAN_OR_INFINITY)
@@ -235,8 +284,17 @@ def hincrbyfloat(c, a):
          complexity="O(1) per call, O(N) for a full iteration", example="HSCAN user 0 MATCH n*")
 def hscan(c, a):
     cursor = _cursor(a[2])
-    novalues = len(a) > 3 and a[-1].upper() == b"NOVALUES"
-    matcher, count, _ = scan_options(a[:-1] if novalues else a, 3, False)
+    novalues = False
+    options = a[:3]
+    i = 3
+    while i < len(a):  # NOVALUES stands alone; MATCH and COUNT take the next argument
+        if a[i].upper() == b"NOVALUES":
+            novalues = True
+            i += 1
+        else:
+            options += a[i : i + 2]
+            i += 2
+    matcher, count, _ = scan_options(options, 3, False)
     _, rec = _hash(c, a[1])
     items = list(_fields(rec).items())
     next_cursor, items = scan_slice(items, cursor, count)
@@ -245,25 +303,19 @@ def hscan(c, a):
         if matcher(k):
             out.append(bulk(k))
             if not novalues:
-                out.append(bulk(bin_bytes(v)))
+                out.append(bulk(field_bytes(v)))
     return b"*2\r\n" + bulk(b"%d" % next_cursor) + array(out)
 
 
 def _cursor(arg: bytes) -> int:
-    try:
-        cursor = int(arg)
-    except ValueError:
-        raise RedisError("ERR invalid cursor") from None
-    if cursor < 0 or cursor >= 1 << 64:
-        raise RedisError("ERR invalid cursor")
-    return cursor
+    return parse_cursor(arg)
 
 
 def scan_slice(items: list, cursor: int, count: int) -> tuple[int, list]:
     """A stable SCAN step over a collection's items: small ones go in one step; larger
     ones are walked in crc32 order (cursor = 1 + the hash to resume from)."""
-    if len(items) <= SMALL_HASH:
-        return 0, items if cursor == 0 else []
+    if len(items) <= SMALL_HASH:  # like a Redis listpack: all at once, whatever the cursor
+        return 0, items
     from zlib import crc32
 
     start = cursor - 1 if cursor else 0
@@ -279,17 +331,21 @@ def scan_slice(items: list, cursor: int, count: int) -> tuple[int, list]:
 @command("hrandfield", -2, "readonly", (1, 1, 1), G, "Returns one or more random fields from a hash.",
          "key [options_count:integer [WITHVALUES]]", since="6.2.0", complexity="O(N)", example="HRANDFIELD user 2 WITHVALUES")
 def hrandfield(c, a):
-    _, rec = _hash(c, a[1])
     if len(a) == 2:
+        _, rec = _hash(c, a[1])
         if rec is None:
             return NULL[c.proto]
         return bulk(random.choice(list(rec.value)))
+    # Redis checks the arguments before it looks at the key
     count = to_int(a[2])
+    if count == -(1 << 63):
+        raise RedisError("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
     withvalues = len(a) == 4 and a[3].upper() == b"WITHVALUES"
     if len(a) > 4 or (len(a) == 4 and not withvalues):
         raise RedisError(SYNTAX)
     if withvalues and not -(1 << 62) < count < 1 << 62:
         raise RedisError("ERR value is out of range")
+    _, rec = _hash(c, a[1])
     items = list(_fields(rec).items())
     if not items or count == 0:
         return EMPTY_ARRAY
@@ -300,5 +356,5 @@ def hrandfield(c, a):
     if not withvalues:
         return bulk_array([k for k, _ in chosen])
     if c.proto == 3:
-        return array([b"*2\r\n" + bulk(k) + bulk(bin_bytes(v)) for k, v in chosen])
-    return bulk_array([x for k, v in chosen for x in (k, bin_bytes(v))])
+        return array([b"*2\r\n" + bulk(k) + bulk(field_bytes(v)) for k, v in chosen])
+    return bulk_array([x for k, v in chosen for x in (k, field_bytes(v))])

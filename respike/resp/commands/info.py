@@ -136,7 +136,9 @@ def namespace_stats(ns) -> dict[str, Any]:
         "memory_used_bytes": ns.used_bytes,
         "memory_size": ns.config["memory-size"],
         "memory_used_pct": round(100 * ns.used_bytes / max(ns.config["memory-size"], 1), 2),
-        "stop_writes": int(ns.used_bytes >= ns.stop_bytes),
+        "tombstones": sum(len(part) for part in ns.tombstones.values()),
+        "stop_writes": int(ns.used_bytes >= ns.stop_bytes or ns.stop_writes),
+        "hwm_breached": int(ns.used_bytes > ns.evict_bytes or ns.storage.evict_wanted()),
         "replication_factor": ns.config["replication-factor"],
         "storage_engine": ns.config["storage-engine"],
         "default_ttl": ns.config["default-ttl"],
@@ -177,6 +179,10 @@ SECTIONS: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
+# Other names of sections: Redis calls per-command percentiles `latencystats`.
+ALIASES = {"latency": "latencystats"}
+
+
 def render_info(server, wanted: list[str]) -> str:
     providers = dict(SECTIONS)
     providers.update(server.info_sections)
@@ -185,6 +191,7 @@ def render_info(server, wanted: list[str]) -> str:
     elif "all" in wanted or "everything" in wanted:
         names = list(providers)
     else:
+        wanted = [ALIASES.get(n, n) for n in wanted]
         names = [n for n in dict.fromkeys(wanted) if n in providers]
     parts = []
     for name in names:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from ...engine.record import KIND_NAMES, RECORD_OVERHEAD
+import random
+
+from ...engine.record import KIND_NAMES, LIST, RECORD_OVERHEAD
 from ...errors import NO_SUCH_KEY, RedisError, invalid_expire
+from ...keyspace import N_PARTITIONS
 from ..encode import NULL, OK, ONE, ZERO, bulk, bulk_array, integer
 from ..table import command
-from .args import glob_matcher, scan_options, to_int
+from . import lists
+from .args import glob_matcher, parse_cursor, scan_options, to_int
 from .expiry import LLONG_MAX, expire_allowed, expire_flags, void_for_write
 
 G = "generic"
@@ -28,19 +32,19 @@ def del_(c, a):
 
 
 @command("unlink", -2, "write fast", (1, -1, 1), G, "Asynchronously deletes one or more keys (the same as DEL here).",
-         "key...", since="4.0.0", example="UNLINK a b")
+         "key...", since="4.0.0", complexity="O(N)", example="UNLINK a b")
 def unlink(c, a):
     return _delete(c, a[1:])
 
 
 @command("exists", -2, "readonly fast", (1, -1, 1), G, "Determines whether one or more keys exist.", "key...",
-         since="1.0.0", example="EXISTS a b")
+         since="1.0.0", complexity="O(N)", example="EXISTS a b")
 def exists(c, a):
     return integer(sum(1 for key in a[1:] if c.engine.namespace_for(key).get(key) is not None))
 
 
 @command("touch", -2, "readonly fast", (1, -1, 1), G, "Returns the number of existing keys out of those specified (no write, as in Redis).",
-         "key...", since="3.2.1", example="TOUCH a b")
+         "key...", since="3.2.1", complexity="O(N)", example="TOUCH a b")
 def touch(c, a):
     return exists(c, a)
 
@@ -111,8 +115,8 @@ def _ttl(c, a, scale: int, absolute: bool) -> bytes:
         return b":-2\r\n"
     if not rec.void:
         return b":-1\r\n"
-    if absolute:
-        return integer(rec.void // scale)
+    if absolute:  # Redis rounds EXPIRETIME to the nearest second, as it does TTL
+        return integer((rec.void + 500) // 1000 if scale == 1000 else rec.void)
     left = max(rec.void - ns.clock(), 0)
     return integer((left + 500) // 1000 if scale == 1000 else left)
 
@@ -164,12 +168,7 @@ def _kind_filter(kind: bytes | None):
          "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", since="2.8.0",
          complexity="O(1) per call, O(N) for a full iteration", example="SCAN 0 MATCH test:users:* COUNT 100")
 def scan(c, a):
-    try:
-        cursor = int(a[1])
-    except ValueError:
-        raise RedisError("ERR invalid cursor") from None
-    if not 0 <= cursor < 1 << 64:
-        raise RedisError("ERR invalid cursor")
+    cursor = parse_cursor(a[1])
     matcher, count, kind = scan_options(a, 2, True)
     namespaces = list(c.engine.namespaces.values())
     index, inner = cursor & ((1 << NS_BITS) - 1), cursor >> NS_BITS
@@ -205,12 +204,32 @@ def keys(c, a):
 @command("randomkey", 1, "readonly", (0, 0, 0), G, "Returns a random key name from the database.", "",
          example="RANDOMKEY")
 def randomkey(c, a):
-    spaces = [ns for ns in c.engine.namespaces.values() if ns.count()]
-    for ns in spaces:
-        key = ns.random_key()
+    for _ in range(16):  # a pick that turns out expired is reclaimed; pick again
+        spaces = [(ns, n) for ns in c.engine.namespaces.values() if (n := ns.count())]
+        if not spaces:
+            break
+        # every record equally likely: a namespace by its share, then a record in it
+        ns = random.choices([ns for ns, _ in spaces], [n for _, n in spaces])[0]
+        key = _random_key(ns)
         if key is not None:
             return bulk(key)
     return NULL[c.proto]
+
+
+def _random_key(ns):
+    """A uniformly chosen live key. Dense namespaces probe random partitions; sparse ones
+    (where probing would mostly miss) count their way to a random position."""
+    total = ns.count()
+    if total >= N_PARTITIONS:
+        return ns.random_key()
+    target = random.randrange(total)
+    for pid in range(N_PARTITIONS):
+        n = ns.storage.partition_count(pid)
+        if target < n:
+            key = ns.storage.partition_keys(pid)[target]
+            return key if ns.get(key) is not None else None
+        target -= n
+    return None
 
 
 def _rename(c, a, only_new: bool) -> bytes:
@@ -231,6 +250,8 @@ def _rename(c, a, only_new: bool) -> bytes:
     kind, value, void = rec.kind, rec.value, rec.void
     ns.delete(src, rec)
     ns.write(dst, target, kind, value, size, void)
+    if kind == LIST:
+        lists.pushed(c, dst)  # a client blocked on the new name gets its element
     return ONE if only_new else OK
 
 

@@ -8,16 +8,21 @@ result code and name, e.g. `-GENERATION record generation mismatch (3)`.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ...engine.cdt import ops as cdt_ops
+from ...engine.cdt import record_shape
 from ...engine.namespace import DEFAULT, KEEP, Namespace
-from ...engine.record import HASH, KIND_NAMES, STRING, STRING_BIN, Record, to_bin, value_size
+from ...engine.record import HASH, KIND_NAMES, LIST, STRING, STRING_BIN, Record, to_bin, value_size
 from ...errors import SYNTAX, RecordError, RedisError, ResultCode
 from ...keyspace import digest_of, split_key
 from ..encode import OK, encode
 from ..table import command
 from .args import to_int
+from .lists import pushed
+from .server import after
 
 G = "native"
 ACTIONS = ("UPDATE", "UPDATE_ONLY", "REPLACE", "REPLACE_ONLY", "CREATE_ONLY")
@@ -53,6 +58,19 @@ def parse_policy(a: list[bytes], i: int, stop: tuple[bytes, ...]) -> tuple[Polic
             raise RedisError(SYNTAX)
         i += 2
     return policy, i
+
+
+@contextmanager
+def commit_level(c, policy: Policy):
+    """COMMIT ALL|MASTER for the writes made inside (read by replication)."""
+    if policy.commit is None:
+        yield
+        return
+    c.engine.request_commit = policy.commit == "all"
+    try:
+        yield
+    finally:
+        c.engine.request_commit = None
 
 
 def void_for(ns: Namespace, ttl: int) -> int:
@@ -93,8 +111,16 @@ def commit_bins(ns: Namespace, key: bytes, rec: Record | None, bins: dict, void:
     kind, value = HASH, bins
     if rec is not None and rec.kind != HASH and list(bins) == [KIND_NAMES[rec.kind].encode() if rec.kind else STRING_BIN]:
         kind, value = rec.kind, next(iter(bins.values()))
+        if kind == STRING and value.__class__ not in (bytes, int, float):
+            kind, value = HASH, bins  # a list, map or boolean is no Redis string
     elif list(bins) == [STRING_BIN] and rec is None and bins[STRING_BIN].__class__ in (bytes, int):
         kind, value = STRING, bins[STRING_BIN]
+    if kind >= LIST or (kind == HASH and len(bins) == 1):
+        kind, value = record_shape(kind, value, bins, rec is None)  # lists, sets, sorted sets
+        if kind == HASH and not value:
+            if rec is not None:
+                ns.delete(key, rec)
+            return None
     size = value_size(value) + (sum(len(n) for n in bins) if kind == HASH else 0)
     return ns.write(key, rec, kind, value, size, void)
 
@@ -172,7 +198,8 @@ def as_put(c, a):
             bins.pop(name, None)
         else:
             bins[name] = value
-    commit_bins(ns, key, rec, bins, void_for(ns, policy.ttl))
+    with commit_level(c, policy):
+        commit_bins(ns, key, rec, bins, void_for(ns, policy.ttl))
     return OK
 
 
@@ -219,7 +246,8 @@ def as_delete(c, a):
     ns, rec = _record(c, key)
     rec = _must_exist(rec)
     check_policy(policy, rec)
-    ns.delete(key, rec)
+    with commit_level(c, policy):
+        ns.delete(key, rec)
     return OK
 
 
@@ -233,7 +261,8 @@ def as_touch(c, a):
     rec = _must_exist(rec)
     check_policy(policy, rec)
     ttl = 0 if policy.ttl == -2 else policy.ttl
-    ns.touch(key, rec, void_for(ns, ttl))
+    with commit_level(c, policy):
+        ns.touch(key, rec, void_for(ns, ttl))
     return OK
 
 
@@ -247,6 +276,14 @@ def parse_ops(a: list[bytes], i: int) -> list[tuple[bytes, list[bytes]]]:
     ops = []
     while i < len(a):
         name = a[i].upper()
+        if name.startswith((b"LIST.", b"MAP.")):  # CDT ops: LIST.<OP> bin [modifiers] args
+            kind, _, opname = name.decode("utf-8", "replace").partition(".")
+            if i + 1 >= len(a):
+                raise RecordError(ResultCode.PARAMETER, f"{name.decode('utf-8', 'replace')} needs a bin name")
+            op, j = cdt_ops.parse(kind.lower(), a, i + 2, opname)
+            ops.append((b"CDTWRITE" if op.write else b"CDTREAD", (a[i + 1], op)))  # type: ignore[arg-type]
+            i = j
+            continue
         n = OP_ARITY.get(name)
         if n is None or i + 1 + n > len(a):
             raise RecordError(ResultCode.PARAMETER, f"unknown or incomplete operation '{a[i].decode('utf-8', 'replace')}'")
@@ -312,6 +349,8 @@ def run_ops(ns: Namespace, bins: dict, ops: list[tuple[bytes, list[bytes]]]) -> 
             bins.pop(args[0], None)
         elif name == b"TOUCH":
             touched = True
+        elif name in (b"CDTREAD", b"CDTWRITE"):
+            result = run_cdt(bins, *args)
         results.append(result)
     return results, touched
 
@@ -327,7 +366,7 @@ def as_operate(c, a):
         raise RedisError(SYNTAX)
     ops = parse_ops(a, i + 1)
     ns, rec = _record(c, key)
-    writes = any(name not in (b"READ", b"READALL") for name, _ in ops)
+    writes = any(name not in (b"READ", b"READALL", b"CDTREAD") for name, _ in ops)
     if not writes:
         rec = _must_exist(rec)
     check_policy(policy, rec)
@@ -337,11 +376,62 @@ def as_operate(c, a):
     results, touched = run_ops(ns, bins, ops)
     if writes:
         ttl = policy.ttl if not (touched and policy.ttl == -2) else 0
-        rec = commit_bins(ns, key, rec, bins, void_for(ns, ttl))
+        with commit_level(c, policy):
+            rec = commit_bins(ns, key, rec, bins, void_for(ns, ttl))
+        if rec is not None and rec.kind == LIST and any(n == b"CDTWRITE" and o[1].adds for n, o in ops):
+            pushed(c, key)
     reply: dict[str, Any] = {"results": results}
     if rec is not None:
         reply.update({k: v for k, v in meta(ns, key, rec).items() if k in ("generation", "ttl", "last_update_time")})
     return encode(reply, c.proto)
+
+
+def run_cdt(bins: dict, name: bytes, op: cdt_ops.Op) -> Any:
+    """One list or map operation on a bin of `bins` (a copy of the record's bins)."""
+    old = bins.get(name)
+    result, new = cdt_ops.apply(op, old)
+    if op.write and new is not old:
+        if new is None:
+            bins.pop(name, None)
+        else:
+            bins[name] = new
+    return result
+
+
+CDT_MODIFIERS = "[RETURN type] [INVERTED] [ORDER order] [UNIQUE] [BOUNDED] [NOFAIL] [PARTIAL] [CREATE_ONLY|UPDATE_ONLY] [JSON]"
+
+
+def _cdt_command(c, a, kind: str) -> bytes:
+    key, name = a[1], a[2]
+    op, i = cdt_ops.parse(kind, a, 3)
+    if i != len(a):
+        raise RecordError(ResultCode.PARAMETER, f"unexpected argument '{a[i].decode('utf-8', 'replace')}' after the {kind} operation")
+    ns, rec = _record(c, key)
+    if rec is None and not op.write:
+        raise RecordError(ResultCode.KEY_NOT_FOUND, "key not found")
+    bins = {} if rec is None else dict(rec.bins())
+    result = run_cdt(bins, name, op)
+    if op.write and (rec is not None or bins):
+        rec = commit_bins(ns, key, rec, bins, KEEP)
+        if rec is not None and rec.kind == LIST and op.adds:
+            pushed(c, key)
+    return encode(result, c.proto)
+
+
+@command("as.list", -4, "write denyoom", (1, 1, 1), G,
+         "Applies one list operation to a bin atomically (append, insert, set, pop, remove, trim, clear, increment, sort, size, get/remove by index, rank, value, value list, value interval).",
+         f"key bin operation {CDT_MODIFIERS} arg...", since="0.1.0",
+         complexity="O(N) in the list's size", example="AS.LIST test:q list GET_BY_RANK_RANGE RETURN VALUE -3")
+def as_list(c, a):
+    return _cdt_command(c, a, "list")
+
+
+@command("as.map", -4, "write denyoom", (1, 1, 1), G,
+         "Applies one map operation to a bin atomically (put, put items, increment, decrement, clear, size, get/remove by key, key list, key interval, index, rank, value, value list, value interval).",
+         f"key bin operation {CDT_MODIFIERS} arg...", since="0.1.0",
+         complexity="O(N log N) in the map's size", example="AS.MAP test:board zset GET_BY_RANK_RANGE RETURN KEY_VALUE -3")
+def as_map(c, a):
+    return _cdt_command(c, a, "map")
 
 
 # --- namespaces, sets, scans, truncation -----------------------------------------------
@@ -436,5 +526,4 @@ def as_truncate(c, a):
         raise RedisError(SYNTAX)
     if rest:
         setname = rest[0]
-    c.server.node.truncate(ns, setname, before)
-    return OK
+    return after(c.server.node.truncate(ns, setname, before, everywhere=not c.proxied), OK)

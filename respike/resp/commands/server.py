@@ -67,10 +67,24 @@ def _doc(cmd: Command) -> dict:
         "complexity": cmd.complexity,
     }
     if cmd.doc_args:
-        doc["arguments"] = cmd.doc_args
+        doc["arguments"] = _doc_args(cmd.doc_args)
     if cmd.subcommands:
         doc["subcommands"] = {sub.name: _doc(sub) for _, sub in sorted(cmd.subcommands.items())}
     return doc
+
+
+def _doc_args(args: list[dict]) -> list[dict]:
+    """Argument docs as Redis encodes them: `flags` are simple strings (redis-cli asserts
+    that they are status replies and aborts otherwise)."""
+    out = []
+    for arg in args:
+        arg = dict(arg)
+        if "flags" in arg:
+            arg["flags"] = [Status(f) for f in arg["flags"]]
+        if "arguments" in arg:
+            arg["arguments"] = _doc_args(arg["arguments"])
+        out.append(arg)
+    return out
 
 
 @command("command|count", 2, "loading stale", (0, 0, 0), G, "Returns a count of commands.", "",
@@ -134,26 +148,29 @@ def command_list(c, a):
 
 
 def _keys_of(c, a) -> tuple[Command, list[int]]:
+    """Redis's getKeysSubcommandImpl: its checks, in its order."""
     args = a[2:]
     cmd = c.server.table.resolve(args)
-    if cmd is None:
+    if cmd is None or (cmd.subcommands and len(args) > 1 and cmd.name == args[0].decode("utf-8", "replace").lower()):
         raise RedisError("ERR Invalid command specified")
+    if not cmd.keyed:
+        raise RedisError("ERR The command has no key arguments")
     if not cmd.arity_ok(len(args)):
         raise RedisError("ERR Invalid number of arguments specified for command")
     positions = cmd.key_positions(args)
     if not positions:
-        raise RedisError("ERR The command has no key arguments")
+        raise RedisError("ERR Invalid arguments specified for command")
     return cmd, positions
 
 
-@command("command|getkeys", -3, "loading stale", (0, 0, 0), G, "Extracts the key names from an arbitrary command.",
+@command("command|getkeys", -4, "loading stale", (0, 0, 0), G, "Extracts the key names from an arbitrary command.",
          "command arg...", since="2.8.13", complexity="O(N)", example="COMMAND GETKEYS MSET a 1 b 2")
 def command_getkeys(c, a):
     _, positions = _keys_of(c, a)
     return encode([a[2 + p] for p in positions], c.proto)
 
 
-@command("command|getkeysandflags", -3, "loading stale", (0, 0, 0), G, "Extracts the key names and access flags for an arbitrary command.",
+@command("command|getkeysandflags", -4, "loading stale", (0, 0, 0), G, "Extracts the key names and access flags for an arbitrary command.",
          "command arg...", since="7.0.0", complexity="O(N)", example="COMMAND GETKEYSANDFLAGS SET a 1")
 def command_getkeysandflags(c, a):
     cmd, positions = _keys_of(c, a)
@@ -214,48 +231,70 @@ def _config_error(name: str, reason: str) -> RedisError:
 
 
 @command("config|set", -4, "admin noscript loading stale", (0, 0, 0), G, "Sets configuration parameters in-flight.",
-         "(parameter value)...", since="2.0.0", complexity="O(N)", example="CONFIG SET test.default-ttl 3600")
+         "(parameter value)...", since="2.0.0", complexity="O(N)", example="CONFIG SET test.default-ttl 0")
 def config_set(c, a):
     if len(a) % 2:
         raise RedisError("ERR wrong number of arguments for 'config|set' command")
     changes = []
+    known = config_items(c.server)
     for i in range(2, len(a), 2):
         name = a[i].decode("utf-8", "replace").lower()
         value = a[i + 1].decode("utf-8", "replace")
+        if name not in known:
+            raise RedisError(f"ERR Unknown option or number of arguments for CONFIG SET - '{a[i].decode('utf-8', 'replace')}'")
         changes.append((name, value))
     try:
         c.server.node.configure(changes)
     except ConfigError as exc:
-        raise _config_error(changes[0][0] if len(changes) == 1 else "multiple", str(exc)) from None
+        raise _config_error(getattr(exc, "setting", changes[0][0]), str(exc)) from None
     return OK
 
 
 def apply_config(server, changes: list[tuple[str, str]]) -> list[tuple[str | None, str]]:
-    """Validate then apply CONFIG SET changes (all or none); returns (namespace, key) applied."""
-    staged = []
+    """Validate then apply CONFIG SET changes (all or none); returns (namespace, key) applied.
+
+    Changes to one namespace are validated together (`max-ttl` with `default-ttl` ...),
+    so a set of changes that is only valid as a whole is accepted, and one that breaks a
+    rule as a whole is refused. A ConfigError carries `.setting`: the name it is about."""
+    node_values = dict(server.node_config)
+    ns_values: dict[str, tuple[object, dict, str]] = {}
+    staged: list[tuple[object, str]] = []
+    seen: set[str] = set()
     for name, value in changes:
-        ns_name, _, key = name.rpartition(".")
-        if name in REDIS_COMPAT or name == "cluster-enabled":
-            raise ConfigError(f"'{name}' is fixed in respike")
-        if ns_name:
-            ns = server.engine.by_name(ns_name.encode())
-            if ns is None:
-                raise ConfigError(f"unknown namespace '{ns_name}'")
-            values = dict(ns.config.values)
-            set_dynamic(NAMESPACE_SETTINGS, values, key, value)
-            check_namespace(ns.name, values)
-            staged.append((ns, key, values[key]))
-        else:
-            values = dict(server.node_config)
-            set_dynamic(NODE_SETTINGS, values, key, value)
-            staged.append((None, key, values[key]))
-    for ns, key, value in staged:
+        try:
+            if name in seen:
+                raise ConfigError("duplicate parameter")
+            seen.add(name)
+            ns_name, _, key = name.rpartition(".")
+            if name in REDIS_COMPAT or name == "cluster-enabled":
+                raise ConfigError(f"'{name}' is fixed in respike")
+            if ns_name:
+                ns = server.engine.by_name(ns_name.encode())
+                if ns is None:
+                    raise ConfigError(f"unknown namespace '{ns_name}'")
+                _, values, _ = ns_values.setdefault(ns.name, (ns, dict(ns.config.values), name))
+                set_dynamic(NAMESPACE_SETTINGS, values, key, value)
+                staged.append((ns, key))
+            else:
+                set_dynamic(NODE_SETTINGS, node_values, key, value)
+                staged.append((None, key))
+        except ConfigError as exc:
+            exc.setting = name  # type: ignore[attr-defined]
+            raise
+    for ns, values, first in ns_values.values():
+        try:
+            check_namespace(ns.name, values)  # type: ignore[attr-defined]
+        except ConfigError as exc:
+            exc.setting = first  # type: ignore[attr-defined]
+            raise
+    for ns, key in staged:
         if ns is None:
-            server.node_config[key] = value
+            server.node_config[key] = node_values[key]
         else:
-            ns.config.values[key] = value
-            ns.apply_settings()
-    return [(ns.name if ns else None, key) for ns, key, _ in staged]
+            ns.config.values[key] = ns_values[ns.name][1][key]  # type: ignore[attr-defined]
+    for ns, _, _ in ns_values.values():
+        ns.apply_settings()  # type: ignore[attr-defined]
+    return [(ns.name if ns else None, key) for ns, key in staged]  # type: ignore[attr-defined]
 
 
 @command("config|resetstat", 2, "admin noscript loading stale", (0, 0, 0), G, "Resets the server's statistics.",
@@ -289,8 +328,7 @@ def dbsize(c, a):
 def _flush(c, a, name: str):
     if len(a) > 2 or (len(a) == 2 and a[1].upper() not in (b"ASYNC", b"SYNC")):
         raise RedisError(SYNTAX)
-    c.server.node.truncate_all()
-    return OK
+    return after(c.server.node.truncate_all(everywhere=not c.proxied), OK)
 
 
 @command("flushdb", -1, "write", (0, 0, 0), "server", "Removes all keys from the current database (truncates every namespace).",
@@ -318,6 +356,8 @@ FUNCTION = container("function", "server", "A container for function commands.",
 @command("function|flush", -2, "write noscript", (0, 0, 0), "server", "Deletes all libraries and functions (there are none).",
          "[ASYNC|SYNC]", since="7.0.0", example="FUNCTION FLUSH")
 def function_flush(c, a):
+    if len(a) > 3 or (len(a) == 3 and a[2].upper() not in (b"ASYNC", b"SYNC")):
+        raise RedisError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
     return OK
 
 
@@ -338,6 +378,18 @@ def debug_sleep(c, a):
     if seconds <= 0:
         return OK
     return Blocking(_sleep(seconds))
+
+
+def after(awaitable, reply: bytes):
+    """`reply` once `awaitable` (if any) completes: cluster-wide operations."""
+    if awaitable is None:
+        return reply
+
+    async def wait() -> bytes:
+        await awaitable
+        return reply
+
+    return wait()
 
 
 async def _sleep(seconds: float) -> bytes:

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from ...engine.namespace import DEFAULT, KEEP
-from ...engine.record import STRING, Record, bin_bytes, parse_int, to_bin
+from ...engine.record import (
+    INT64_MAX,
+    INT64_MIN,
+    NUMERIC_START,
+    STRING,
+    Record,
+    bin_bytes,
+    parse_int,
+    to_bin,
+)
 from ...errors import (
     NAN_OR_INFINITY,
     NOT_INTEGER,
@@ -17,7 +26,7 @@ from ...errors import (
 )
 from ..encode import NULL, OK, ONE, ZERO, array, bulk, integer
 from ..table import command
-from .args import format_decimal, in_int64, to_decimal, to_int
+from .args import format_decimal, to_decimal, to_int
 from .expiry import UNITS, expire_option, void_for_write
 
 G = "string"
@@ -38,7 +47,7 @@ def _value(rec: Record) -> bytes:
          example="GET greeting")
 def get(c, a):
     key = a[1]
-    rec = c.engine.namespace_for(key).read(key)
+    rec = c.ns_for(key).read(key)
     if rec is None:
         return NULL[c.proto]
     if rec.kind:
@@ -49,28 +58,44 @@ def get(c, a):
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
-def _set_options(a: list[bytes], now: int) -> tuple[bytes | None, bool, int]:
-    """SET's [NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL] -> (condition, get, void)."""
-    cond: bytes | None = None
-    want_get = False
-    void = DEFAULT
-    expire_seen = False
-    i = 3
+# Redis's parseExtendedStringArgumentsOrReply: each option may repeat (the last value of
+# an expiry wins) but not meet one it conflicts with; SET and GETEX accept different ones.
+_TTL_FLAGS = {b"KEEPTTL", b"PERSIST", b"EX", b"PX", b"EXAT", b"PXAT"}
+_CONFLICTS = {
+    b"NX": {b"XX"}, b"XX": {b"NX"}, b"GET": set(),
+    **{opt: _TTL_FLAGS - {opt} for opt in _TTL_FLAGS},
+}
+_SET_OPTIONS = {b"NX", b"XX", b"GET", b"KEEPTTL", b"EX", b"PX", b"EXAT", b"PXAT"}
+_GETEX_OPTIONS = {b"PERSIST", b"EX", b"PX", b"EXAT", b"PXAT"}
+
+
+def extended_options(a: list[bytes], start: int, allowed: set[bytes]) -> tuple[set[bytes], tuple[bytes, bytes] | None]:
+    """The options of SET (or GETEX) -> (flags, (unit, value) of the expiry or None).
+    The expiry value is checked later, as Redis does."""
+    flags: set[bytes] = set()
+    expire = None
+    i = start
     while i < len(a):
         opt = a[i].upper()
-        if opt in (b"NX", b"XX") and cond in (None, opt):
-            cond = opt
-        elif opt == b"GET":
-            want_get = True
-        elif opt == b"KEEPTTL" and not expire_seen:
-            void, expire_seen = KEEP, True
-        elif opt in UNITS and not expire_seen and i + 1 < len(a):
-            void, expire_seen = expire_option("set", opt, a[i + 1], now), True
-            i += 1
-        else:
+        if opt not in allowed or flags & _CONFLICTS[opt] or (opt in UNITS and i + 1 >= len(a)):
             raise RedisError(SYNTAX)
+        flags.add(opt)
+        if opt in UNITS:
+            expire = (opt, a[i + 1])
+            i += 1
         i += 1
-    return cond, want_get, void
+    return flags, expire
+
+
+def _set_options(a: list[bytes], now: int) -> tuple[bytes | None, bool, int]:
+    """SET's [NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL] -> (condition, get, void)."""
+    flags, expire = extended_options(a, 3, _SET_OPTIONS)
+    cond = b"NX" if b"NX" in flags else b"XX" if b"XX" in flags else None
+    if expire is not None:
+        void = expire_option("set", expire[0], expire[1], now)
+    else:
+        void = KEEP if b"KEEPTTL" in flags else DEFAULT
+    return cond, b"GET" in flags, void
 
 
 @command("set", -3, "write denyoom", (1, 1, 1), G, "Sets the string value of a key, ignoring its type.",
@@ -78,10 +103,9 @@ def _set_options(a: list[bytes], now: int) -> tuple[bytes | None, bool, int]:
          example="SET greeting hello EX 60")
 def set_(c, a):
     key, value = a[1], a[2]
-    ns = c.engine.namespace_for(key)
+    ns = c.ns_for(key)
     if len(a) == 3:
-        stored = to_bin(value)
-        ns.write(key, ns.get(key), STRING, stored, len(value), DEFAULT)
+        ns.replace(key, STRING, to_bin(value) if value[:1] in NUMERIC_START else value, len(value))
         return OK
     now = ns.clock()
     cond, want_get, void = _set_options(a, now)
@@ -169,21 +193,13 @@ def getex(c, a):
     key = a[1]
     ns = c.engine.namespace_for(key)
     now = ns.clock()
-    void = KEEP
-    i = 2
-    while i < len(a):
-        opt = a[i].upper()
-        if opt in UNITS and void == KEEP and i + 1 < len(a):
-            void = expire_option("getex", opt, a[i + 1], now)
-            i += 1
-        elif opt == b"PERSIST" and void == KEEP:
-            void = 0
-        else:
-            raise RedisError(SYNTAX)
-        i += 1
+    flags, expire = extended_options(a, 2, _GETEX_OPTIONS)
+    void = 0 if b"PERSIST" in flags else KEEP
     rec = _string(ns.read(key))
     if rec is None:
         return NULL[c.proto]
+    if expire is not None:  # Redis validates the time only once the key is found
+        void = expire_option("getex", expire[0], expire[1], now)
     value = _value(rec)
     if 0 < void <= now:
         ns.delete(key, rec)
@@ -193,7 +209,7 @@ def getex(c, a):
 
 
 @command("mget", -2, "readonly fast", (1, -1, 1), G, "Atomically returns the string values of one or more keys.",
-         "key...", example="MGET a b c")
+         "key...", complexity="O(N)", example="MGET a b c")
 def mget(c, a):
     null = NULL[c.proto]
     out = []
@@ -217,7 +233,7 @@ def _pairs(c, a, name: str):
 
 
 @command("mset", -3, "write denyoom", (1, -1, 2), G, "Atomically creates or modifies the string values of one or more keys.",
-         "(key value)...", since="1.0.1", example="MSET a 1 b 2")
+         "(key value)...", since="1.0.1", complexity="O(N)", example="MSET a 1 b 2")
 def mset(c, a):
     for ns, key, _, value in _pairs(c, a, "mset"):
         ns.write(key, ns.get(key), STRING, to_bin(value), len(value), DEFAULT)
@@ -225,7 +241,7 @@ def mset(c, a):
 
 
 @command("msetnx", -3, "write denyoom", (1, -1, 2), G, "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-         "(key value)...", since="1.0.1", example="MSETNX a 1 b 2")
+         "(key value)...", since="1.0.1", complexity="O(N)", example="MSETNX a 1 b 2")
 def msetnx(c, a):
     writes = _pairs(c, a, "msetnx")
     if any(rec is not None for _, _, rec, _ in writes):
@@ -236,7 +252,7 @@ def msetnx(c, a):
 
 
 def _incr(c, key: bytes, delta: int) -> bytes:
-    ns = c.engine.namespace_for(key)
+    ns = c.ns_for(key)
     rec = ns.get(key)
     if rec is None:
         ns.write(key, None, STRING, delta, 8)
@@ -249,7 +265,7 @@ def _incr(c, key: bytes, delta: int) -> bytes:
         if value is None:
             raise RedisError(NOT_INTEGER)
     new = value + delta
-    if not in_int64(new):
+    if new > INT64_MAX or new < INT64_MIN:
         raise RedisError(OVERFLOW)
     ns.write(key, rec, STRING, new, 8)
     return b":%d\r\n" % new
@@ -286,10 +302,11 @@ def decrby(c, a):
          "key increment:double", since="2.6.0", example="INCRBYFLOAT price 0.5")
 def incrbyfloat(c, a):
     key = a[1]
-    delta = to_decimal(a[2])
     ns = c.engine.namespace_for(key)
     rec = _string(ns.get(key))
+    # Redis's order: the type, then the stored value, then the increment
     current = to_decimal(_value(rec)) if rec is not None else 0
+    delta = to_decimal(a[2])
     total = current + delta
     if not total.is_finite():
         raise RedisError(NAN_OR_INFINITY)

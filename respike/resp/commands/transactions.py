@@ -42,13 +42,17 @@ def _end(c) -> list[list[bytes]]:
 def exec_(c, a):
     if c.multi is None:
         raise RedisError(EXEC_WITHOUT_MULTI)
-    failed, dirty = c.multi_failed, c.watch_dirty()
+    failed, dirty = c.multi_failed, watch_dirty(c)
     queued = _end(c)
     if failed:
         raise RedisError(EXECABORT)
     if dirty:
         return NULL_ARRAY[c.proto]
-    replies = [c.execute(args) for args in queued]
+    c.in_exec = True
+    try:
+        replies = [c.execute(args) for args in queued]
+    finally:
+        c.in_exec = False
     head = b"*%d\r\n" % len(replies)
     if all(r.__class__ is bytes for r in replies):
         return head + b"".join(replies)
@@ -78,8 +82,25 @@ def watch(c, a):
         raise RedisError(WATCH_IN_MULTI)
     for key in a[1:]:
         if key not in c.watched:
-            c.watched[key] = c.watch_snapshot(key)
+            c.watched[key] = watch_snapshot(c, key)
     return OK
+
+
+def watch_snapshot(c, key: bytes) -> tuple | None:
+    """What EXEC compares: generation and last-update-time, and in memory namespaces the
+    record object itself. Several writes may share a millisecond of last-update-time, so
+    a record deleted and created again within it has the same generation (1) and time;
+    the memory engine updates a record in place, so a new object means a new record.
+    (The device engine reads copies, so there only generation and time count.)"""
+    ns = c.engine.namespace_for(key)
+    rec = ns.get(key)
+    if rec is None:
+        return None
+    return (rec.gen, rec.lut, None if ns.persistent else rec)
+
+
+def watch_dirty(c) -> bool:
+    return any(watch_snapshot(c, k) != snap for k, snap in c.watched.items())
 
 
 @command("unwatch", 1, "noscript loading stale fast allow_busy", (0, 0, 0), G,

@@ -1,0 +1,81 @@
+"""Helpers shared by the device benchmarks (bench/device_*.py)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from respike.process import NodeProcess, free_port, ping, wait_until  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int | str = "self") -> int:
+    with open(f"/proc/{pid}/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def device_toml(name: str = "test", **settings) -> str:
+    values = {"storage-engine": "device", **settings}
+    lines = [f"[namespaces.{name}]"]
+    for key, value in values.items():
+        key = key.replace("_", "-")
+        if isinstance(value, bool):
+            lines.append(f"{key} = {'true' if value else 'false'}")
+        elif isinstance(value, int):
+            lines.append(f"{key} = {value}")
+        else:
+            lines.append(f'{key} = "{value}"')
+    return "\n".join(lines) + "\n"
+
+
+def start_node(config: str, data_dir: str | None = None, timeout: float = 600) -> NodeProcess:
+    return NodeProcess(config=config, data_dir=data_dir or "").start(timeout=timeout)
+
+
+def start_redis(extra: list[str]) -> tuple[subprocess.Popen, int, str]:
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="bench-redis-")
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir, *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_until(lambda: ping("127.0.0.1", port), 10, "redis-server")
+    return proc, port, workdir
+
+
+def redis_benchmark(port: int, test: str, requests: int, clients: int = 50, pipeline: int = 1,
+                    extra: list[str] | None = None, pid: int | None = None) -> tuple[float, float, float]:
+    """(requests per second, p50 ms, server CPU µs per request or 0)."""
+    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", test, "-n", str(requests),
+           "-c", str(clients), "-P", str(pipeline), "--csv", *(extra or [])]
+    before = cpu_seconds(pid) if pid else 0.0
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True).stdout
+    used = (cpu_seconds(pid) - before) if pid else 0.0
+    for line in out.splitlines():
+        cells = [c.strip('"') for c in line.split(",")]
+        if cells and cells[0] != "test" and len(cells) > 4:
+            return float(cells[1]), float(cells[4]), used / requests * 1e6
+    raise RuntimeError(f"no result from redis-benchmark: {out}")
+
+
+def median(values) -> float:
+    return statistics.median(list(values))
+
+
+def storage_info(port: int, namespace: str = "test") -> dict[str, str]:
+    import redis
+
+    section = redis.Redis(port=port, socket_timeout=60).info("storage")[namespace]
+    return {k: str(v) for k, v in section.items()}

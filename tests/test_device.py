@@ -1,0 +1,308 @@
+"""Device storage through real node processes: crashes, restarts, defrag, damage, full disks.
+
+Acceptance of issue 3: (a) kill -9 under a multi-client commit-to-device load loses no
+acknowledged write; (b) deletes, overwrites, expiry and truncation hold across clean and
+kill -9 restarts; (c) overwriting far more than the file size runs without stop-writes;
+(d) a damaged tail still starts and serves every intact record; (e) a full device refuses
+writes with error 8 and accepts them again once space is freed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+
+import pytest
+import redis
+
+from respike.engine.device.format import (
+    RECORD_SIZE,
+    USED,
+    parse_block,
+    unpack_block_header,
+)
+from respike.process import NodeProcess, wait_until
+
+pytestmark = pytest.mark.timeout(90)
+
+WBS = 128 << 10
+
+
+def device_config(**extra) -> str:
+    settings = {
+        "storage-engine": '"device"',
+        "file-size": '"16M"',
+        "write-block-size": '"128K"',
+        "max-record-size": '"64K"',
+        "nsup-period": "1",
+    }
+    settings.update({k.replace("_", "-"): v for k, v in extra.items()})
+    return "[namespaces.test]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
+
+
+def client(proc: NodeProcess) -> redis.Redis:
+    return redis.Redis(host=proc.host, port=proc.port, socket_timeout=20)
+
+
+def storage_info(proc: NodeProcess) -> dict[str, str]:
+    """The namespace's line of INFO storage (redis-py folds it into a dict)."""
+    section = client(proc).info("storage")["test"]
+    return {k: str(v) for k, v in section.items()}
+
+
+def flushed(proc: NodeProcess) -> None:
+    """Wait until the write buffer is on disk (flush-max-ms), so kill -9 keeps it."""
+    def done() -> bool:
+        info = storage_info(proc)
+        return info["write_buffer_unflushed_bytes"] == "0" and info["write_q"] == "0"
+
+    wait_until(done, 10, "the write buffer and full blocks to be written")
+
+
+def restart(start_node, proc: NodeProcess, how: str, config: str | None = None) -> NodeProcess:
+    """Stop (cleanly, or kill -9) and start a node on the same data dir."""
+    if how == "kill":
+        proc.kill()
+    else:
+        assert proc.stop() == 0, proc.log()
+    return start_node(config or proc.config, data_dir=proc.data_dir)
+
+
+def device_records(path: str) -> dict[bytes, list[tuple[int, int, int]]]:
+    """key -> [(file offset, length, flags)] for every intact record copy in the file."""
+    out: dict[bytes, list[tuple[int, int, int]]] = {}
+    with open(path, "rb") as fh:
+        data = fh.read()
+    for base in range(WBS, len(data) - WBS + 1, WBS):
+        block = data[base : base + WBS]
+        state, bseq = unpack_block_header(block[:64])
+        if state != USED:
+            continue
+        recs = parse_block(block, bseq, WBS)
+        for off, h in zip(recs.offs.tolist(), recs.hdr, strict=True):
+            k = off + RECORD_SIZE + int(h["set_len"])
+            key = block[k : k + int(h["key_len"])]
+            out.setdefault(key, []).append((base + off, int(h["length"]), int(h["flags"])))
+    return out
+
+
+# --- (a) kill -9 under load, commit-to-device ---------------------------------------------
+
+
+def test_kill9_under_load_keeps_every_acknowledged_write(start_node, tmp_path):
+    config = device_config(commit_to_device="true")
+    proc = start_node(config, data_dir=str(tmp_path))
+    acked: dict[bytes, bytes] = {}  # key -> last acknowledged value
+    inflight: dict[bytes, bytes] = {}  # key -> value sent but not (yet) acknowledged
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(t: int) -> None:
+        r = client(proc)
+        rnd = random.Random(t)
+        i = 0
+        while not stop.is_set():
+            i += 1
+            text = b"%d-%d-%s" % (t, i, os.urandom(rnd.randrange(1, 200)).hex().encode())
+            if i % 7 == 0:
+                key, value = b"h%d:%d" % (t, rnd.randrange(100)), {b"f": text}
+            else:
+                key, value = b"w%d:%d" % (t, rnd.randrange(300)), text
+            with lock:
+                inflight[key] = value
+            try:
+                if isinstance(value, dict):
+                    r.hset(key, mapping=value)
+                else:
+                    r.set(key, value)
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                return
+            with lock:
+                acked[key] = value
+                inflight.pop(key, None)
+
+    threads = [threading.Thread(target=writer, args=(t,), daemon=True) for t in range(6)]
+    for th in threads:
+        th.start()
+    wait_until(lambda: len(acked) >= 600, 40, "600 acknowledged writes")
+    proc.kill()
+    stop.set()
+    for th in threads:
+        th.join(10)
+    proc = start_node(config, data_dir=str(tmp_path))
+    r = client(proc)
+    lost = []
+    for key, value in acked.items():
+        got = r.hgetall(key) if isinstance(value, dict) else r.get(key)
+        if got != value and got != inflight.get(key):
+            lost.append(key)
+    assert not lost, f"{len(lost)} acknowledged writes lost, e.g. {lost[:3]}"
+    assert storage_info(proc)["start_mode"] == "scan"
+
+
+# --- (b) deletes, overwrites, expiry, truncation across restarts ----------------------------
+
+
+@pytest.mark.parametrize("how", ["clean", "kill"])
+def test_state_survives_restart(start_node, tmp_path, how):
+    config = device_config(commit_to_device="true" if how == "kill" else "false")
+    proc = start_node(config, data_dir=str(tmp_path))
+    r = client(proc)
+    for v in (b"v1", b"v2", b"v3"):
+        r.set("over", v)
+    r.hset("h", mapping={"a": "1", "b": "2"})
+    r.hdel("h", "a")
+    r.set("gone", "x")
+    r.delete("gone")
+    r.set("brief", "forever")
+    r.set("brief", "short", px=300)
+    r.set("later", "stays", ex=3600)
+    r.set("test:s1:a", "1")
+    r.set("test:s2:a", "2")
+    r.execute_command("AS.TRUNCATE", "test", "s1")
+    r.set("test:s1:b", "after")
+    r.incr("counter", 41)
+    r.incr("counter")
+    wait_until(lambda: r.get("brief") is None, 10, "brief to expire")
+    flushed(proc)
+    proc = restart(start_node, proc, how)
+    r = client(proc)
+    assert r.get("over") == b"v3"
+    assert r.hgetall("h") == {b"b": b"2"}
+    assert r.get("gone") is None
+    assert r.get("brief") is None  # neither the expired copy nor the older one
+    assert r.get("later") == b"stays" and 3500_000 < r.pttl("later") <= 3600_000
+    assert r.get("test:s1:a") is None and r.get("test:s1:b") == b"after"
+    assert r.get("test:s2:a") == b"2"
+    assert r.get("counter") == b"42"
+    assert r.dbsize() == 6
+    assert storage_info(proc)["start_mode"] == ("checkpoint" if how == "clean" else "scan")
+    # FLUSHALL holds too, and a second restart of the other kind.
+    r.flushall()
+    r.set("fresh", "1")
+    flushed(proc)
+    proc = restart(start_node, proc, "kill" if how == "clean" else "clean")
+    r = client(proc)
+    assert r.keys("*") == [b"fresh"]
+
+
+# --- (c) overwrite many times the file size ------------------------------------------------
+
+
+def test_overwrites_many_times_the_file_run_in_fixed_space(start_node, tmp_path):
+    proc = start_node(device_config(), data_dir=str(tmp_path))
+    r = client(proc)
+    keys, size, rounds = 2000, 1000, 48  # ~96 MB written into a 16 MiB file
+    last: dict[int, bytes] = {}
+    for n in range(rounds):
+        pipe = r.pipeline(transaction=False)
+        for k in range(keys):
+            value = b"%06d:%06d:" % (k, n) + b"x" * (size - 14)
+            pipe.set(b"key:%d" % k, value)
+            last[k] = value
+        assert all(x is True for x in pipe.execute())  # never stop-writes
+    info = storage_info(proc)
+    assert int(info["defrag_blocks"]) > 3 * 127
+    assert int(info["client_write_bytes"]) > 5 * (16 << 20)
+    assert info["stop_writes"] == "0"
+    for how in ("kill", "clean"):
+        flushed(proc)
+        proc = restart(start_node, proc, how)
+        r = client(proc)
+        pipe = r.pipeline(transaction=False)
+        for k in range(keys):
+            pipe.get(b"key:%d" % k)
+        assert pipe.execute() == [last[k] for k in range(keys)]
+        assert r.dbsize() == keys
+
+
+# --- (d) damaged tail ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["clean", "kill"])
+def test_damaged_tail_starts_and_serves_intact_records(start_node, tmp_path, how):
+    config = device_config(commit_to_device="true")
+    proc = start_node(config, data_dir=str(tmp_path))
+    r = client(proc)
+    values = {b"k%04d" % i: os.urandom(random.randrange(100, 3000)) for i in range(1500)}
+    pipe = r.pipeline(transaction=False)
+    for key, value in values.items():
+        pipe.set(key, value)
+    pipe.execute()
+    if how == "kill":
+        proc.kill()
+    else:
+        assert proc.stop() == 0
+    path = os.path.join(proc.data_dir, "test.dat")
+    layout = {k: v[-1] for k, v in device_records(path).items() if k in values}
+    assert len(layout) == len(values)
+    by_pos = sorted(layout.items(), key=lambda kv: kv[1][0])
+    # Cut the file in the middle of a record near the end, and flip a byte in an earlier one.
+    cut_key, (cut_at, cut_len, _) = by_pos[-40]
+    flip_key, (flip_at, flip_len, _) = by_pos[len(by_pos) // 2]
+    with open(path, "r+b") as fh:
+        fh.truncate(cut_at + cut_len // 2)
+        fh.seek(flip_at + RECORD_SIZE + 3)
+        byte = fh.read(1)
+        fh.seek(flip_at + RECORD_SIZE + 3)
+        fh.write(bytes([byte[0] ^ 0x5A]))
+    proc = start_node(config, data_dir=proc.data_dir)
+    r = client(proc)
+    info = storage_info(proc)
+    assert info["start_mode"] == "scan"
+    assert int(info["scan_corrupt_records"]) >= 1 or int(info["scan_skipped_bytes"]) > 0
+    intact = {k for k, (pos, length, _) in layout.items()
+              if pos + length <= cut_at and k != flip_key}
+    for key in sorted(intact):
+        assert r.get(key) == values[key], key
+    assert r.get(flip_key) is None and r.get(cut_key) is None
+    assert r.dbsize() == len(intact)
+    # The node goes on writing normally.
+    r.set("after", "ok")
+    assert r.get("after") == b"ok"
+
+
+# --- (e) full device -----------------------------------------------------------------------
+
+
+def _fill(r: redis.Redis, prefix: str, px: int | None = None) -> int:
+    """Write 4 KiB values until the namespace refuses; returns how many were taken."""
+    n = 0
+    while n < 10000:
+        try:
+            r.set(f"{prefix}{n}", b"f" * 4096, px=px)
+        except redis.ResponseError as exc:
+            assert "(8)" in str(exc) and "stop-writes" in str(exc), exc
+            return n
+        n += 1
+    raise AssertionError("the device never filled up")
+
+
+def _writes_accepted(r: redis.Redis) -> bool:
+    try:
+        return r.set("probe", b"p" * 4096) is True
+    except redis.ResponseError:
+        return False
+
+
+def test_full_device_refuses_writes_until_deletes_free_space(start_node, tmp_path):
+    proc = start_node(device_config(file_size='"4M"'), data_dir=str(tmp_path))
+    r = client(proc)
+    n = _fill(r, "k")
+    assert 400 < n < 1000  # stop-writes-used-pct 70 of 31 blocks
+    assert storage_info(proc)["stop_writes"] == "1"
+    for i in range(0, n, 2):
+        r.delete(f"k{i}")
+    wait_until(lambda: _writes_accepted(r), 20, "writes to be accepted again")
+    assert storage_info(proc)["stop_writes"] == "0"
+
+
+def test_full_device_accepts_writes_again_once_records_expire(start_node, tmp_path):
+    config = device_config(file_size='"4M"', stop_writes_used_pct="0", stop_writes_avail_pct="20")
+    proc = start_node(config, data_dir=str(tmp_path))
+    r = client(proc)
+    n = _fill(r, "e", px=1500)
+    assert n > 300
+    wait_until(lambda: _writes_accepted(r), 30, "writes to be accepted again after expiry")
+    assert int(storage_info(proc)["defrag_blocks"]) > 0  # expired records' blocks were reclaimed

@@ -1,0 +1,293 @@
+"""The device engine in one process: restarts, tombstones through defrag, expiry, checkpoints.
+
+These drive `Namespace` + `DeviceStorage` directly (no sockets) to reach states that are
+slow to produce through a server: blocks defragmented in a chosen order, a tombstone whose
+block is erased before the older copy's, a checkpoint made stale by a later write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from respike.config import ConfigError, build_config
+from respike.engine.device.index import DEAD
+from respike.engine.device.storage import B_SEALED, DeviceStorage
+from respike.engine.engine import Engine
+from respike.engine.namespace import DEFAULT
+from respike.engine.record import HASH, STRING
+
+pytestmark = pytest.mark.timeout(60)
+
+SETTINGS = {
+    "storage-engine": "device",
+    "file-size": "2M",
+    "write-block-size": "64K",
+    "max-record-size": "32K",
+    "nsup-period": 1,
+    "defrag-lwm-pct": 0,  # these tests choose what to defragment
+    "stop-writes-used-pct": 0,
+}
+
+
+class Node:
+    """An engine whose device namespace is opened and closed like a node's."""
+
+    def __init__(self, data_dir: str, **settings):
+        values = dict(SETTINGS, **settings)
+        self.config = build_config({"namespaces": {"test": values}}, {"data-dir": data_dir})
+        self.engine = Engine(self.config)
+        self.ns = self.engine.namespaces[b"test"]
+        self.dev: DeviceStorage = self.ns.storage  # type: ignore[assignment]
+
+    async def __aenter__(self):
+        await self.dev.start()
+        return self
+
+    async def __aexit__(self, *exc):
+        self.engine.waits.clear()
+
+    def set(self, key: bytes, value: bytes, void: int = DEFAULT) -> None:
+        self.ns.write(key, self.ns.get(key), STRING, value, len(value), void)
+
+    def get(self, key: bytes) -> bytes | None:
+        rec = self.ns.get(key)
+        return None if rec is None else rec.value
+
+    def seal(self) -> int:
+        """Close the current write block; returns its number."""
+        g = self.dev.buf_g
+        self.dev._seal()
+        return g
+
+    def block_of(self, key: bytes) -> int:
+        dev = self.dev
+        pid, _h, _d0, _d1, j = dev._resolve(key)
+        loc = dev.index.ents[pid][j * 5 + 2]
+        return (loc & ((1 << 40) - 1)) >> dev.ushift
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_values_restart_through_checkpoint_and_scan(tmp_path):
+    data = str(tmp_path)
+
+    async def write():
+        async with Node(data) as n:
+            n.set(b"a", b"1")
+            n.set(b"test:users:1", b"ann")
+            n.ns.write(b"h", None, HASH, {b"f": b"v", b"n": 7}, 10)
+            n.set(b"a", b"2")
+            n.ns.delete(b"test:users:1")
+            n.dev.close()
+
+    async def check(mode):
+        async with Node(data) as n:
+            assert n.dev.start_mode == mode
+            assert n.get(b"a") == b"2"
+            assert n.get(b"h") == {b"f": b"v", b"n": 7}
+            assert n.get(b"test:users:1") is None
+            assert n.ns.count() == 2 and n.ns.set_objects == {}
+            assert n.ns.get(b"a").gen == 2
+            n.dev.close(checkpoint=False)
+
+    run(write())
+    run(check("checkpoint"))  # the clean close above wrote a checkpoint
+    run(check("scan"))  # ... that was used once and deleted; this close wrote none
+
+
+def test_tombstone_outlives_defrag_of_its_block(tmp_path):
+    """A deleted record must not come back when the tombstone's block is defragmented
+    while the block with the older copy still exists."""
+    data = str(tmp_path)
+
+    async def scenario():
+        async with Node(data) as n:
+            n.set(b"victim", b"old")
+            for i in range(20):
+                n.set(b"keep%d" % i, b"x" * 100)
+            a = n.seal()
+            n.ns.delete(b"victim")
+            n.set(b"filler", b"y")
+            b = n.seal()
+            assert a != b
+            await n.dev.defrag_block(b)  # the tombstone (2 copies) moves on
+            assert n.dev.state[b] == 0
+            n.dev.close(checkpoint=False)
+        async with Node(data) as n:
+            assert n.dev.start_mode == "scan"
+            assert n.get(b"victim") is None and n.get(b"keep3") == b"x" * 100
+            assert n.dev.index.dead == 1
+            # Once the old copy's block is erased too, nothing is left to mask.
+            for i in range(20):
+                n.set(b"keep%d" % i, b"z")
+            n.seal()
+            await n.dev.defrag_block(a)
+            g = n.block_of(b"filler")
+            n.seal()
+            await n.dev.defrag_block(g)
+            assert n.dev.index.dead == 0
+            n.dev.close(checkpoint=False)
+        async with Node(data) as n:
+            assert n.get(b"victim") is None and n.get(b"keep3") == b"z"
+            n.dev.close()
+
+    run(scenario())
+
+
+def test_expired_copy_masks_older_copies(tmp_path):
+    """An expired record is dropped without a write; its copy keeps older ones dead,
+    and defrag carries it while they exist."""
+    data = str(tmp_path)
+
+    async def scenario():
+        async with Node(data) as n:
+            n.set(b"k", b"forever")
+            for i in range(10):
+                n.set(b"other%d" % i, b"o" * 200)
+            a = n.seal()
+            now = n.ns.clock()
+            n.set(b"k", b"brief", now + 50)
+            n.set(b"x", b"x")
+            b = n.seal()
+            await asyncio.sleep(0.08)
+            n.ns.clock()
+            assert n.get(b"k") is None  # expired: removed without a tombstone
+            assert n.dev.st["expired_unwritten"] == 1 and n.dev.st["tombstones_written"] == 0
+            await n.dev.defrag_block(b)  # the expired copy moves: an older one exists
+            n.dev.close(checkpoint=False)
+        async with Node(data) as n:
+            assert n.get(b"k") is None and n.dev.state[a] == B_SEALED
+            n.dev.close()
+
+    run(scenario())
+
+
+def test_recreate_after_delete_wins_over_tombstone(tmp_path):
+    data = str(tmp_path)
+
+    async def scenario():
+        async with Node(data) as n:
+            for v in (b"1", b"2", b"3"):
+                n.set(b"k", v)
+            n.ns.delete(b"k")
+            n.set(b"k", b"again")
+            assert n.ns.get(b"k").gen == 1
+            n.dev.close(checkpoint=False)
+        async with Node(data) as n:
+            assert n.get(b"k") == b"again"
+            n.dev.close()
+
+    run(scenario())
+
+
+def test_truncate_points_hold_at_cold_start(tmp_path):
+    data = str(tmp_path)
+
+    async def scenario():
+        async with Node(data) as n:
+            n.set(b"test:s1:a", b"1")
+            n.set(b"test:s2:a", b"2")
+            n.ns.truncate(b"s1")
+            await asyncio.gather(*n.engine.waits)
+            n.set(b"test:s1:b", b"new")
+            n.dev.close(checkpoint=False)
+        async with Node(data) as n:
+            assert n.get(b"test:s1:a") is None
+            assert n.get(b"test:s1:b") == b"new" and n.get(b"test:s2:a") == b"2"
+            assert n.ns.set_objects == {b"s1": 1, b"s2": 1}
+            n.ns.truncate()
+            assert n.ns.count() == 0 and n.get(b"test:s2:a") is None
+            await asyncio.gather(*n.engine.waits)
+            n.dev.close(checkpoint=False)
+        async with Node(data) as n:
+            assert n.ns.count() == 0
+            n.dev.close()
+
+    run(scenario())
+
+
+def test_stale_or_damaged_checkpoint_falls_back_to_scan(tmp_path):
+    data = str(tmp_path)
+
+    async def scenario():
+        async with Node(data) as n:
+            n.set(b"a", b"1")
+            n.dev.close()
+        # The file changes after the checkpoint (another tool, a restored backup...).
+        path = os.path.join(data, "test.dat")
+        os.utime(path, ns=(1, 1))
+        async with Node(data) as n:
+            assert n.dev.start_mode == "scan" and n.get(b"a") == b"1"
+            n.dev.close()
+        # A damaged checkpoint part.
+        from respike.engine.smd import open_smd, release_smd
+
+        smd = open_smd(data)
+        parts = smd.read_checkpoint("test")
+        parts[b"p000"] = b"\x00" + parts[b"p000"][1:]
+        smd.write_checkpoint("test", parts)
+        release_smd(smd)
+        async with Node(data) as n:
+            assert n.dev.start_mode == "scan" and n.get(b"a") == b"1"
+            n.dev.close()
+
+    run(scenario())
+
+
+def test_refuses_files_of_another_namespace_or_layout(tmp_path):
+    data = str(tmp_path)
+
+    async def make():
+        async with Node(data) as n:
+            n.dev.close()
+
+    run(make())
+    os.rename(os.path.join(data, "test.dat"), os.path.join(data, "other.dat"))
+    with pytest.raises(ConfigError, match="belongs to namespace 'test', not 'other'"):
+        config = build_config({"namespaces": {"other": SETTINGS}}, {"data-dir": data})
+        Engine(config).namespaces[b"other"].storage.open()
+    os.rename(os.path.join(data, "other.dat"), os.path.join(data, "test.dat"))
+    with pytest.raises(ConfigError, match="write-block-size"):
+        Node(data, **{"write-block-size": "128K"}).dev.open()
+
+
+def test_sweep_reads_only_candidates(tmp_path):
+    data = str(tmp_path)
+
+    async def scenario():
+        async with Node(data) as n:
+            now = n.ns.clock()
+            for i in range(300):
+                n.set(b"k%d" % i, b"v", now + 30 if i % 3 == 0 else 0)
+            await asyncio.sleep(0.05)
+            n.dev.st["file_reads"] = 0
+            removed = list(n.ns.sweep(n.ns.clock()))[-1]
+            assert removed == 100 and n.ns.count() == 200
+            assert n.ns.stats.expired_objects == 100
+            ents = [n.dev.index.ents[p] for p in range(4096)]
+            assert sum(1 for e in ents for k in range(4, len(e), 5) if e[k] & DEAD) == 100
+            n.dev.close()
+
+    run(scenario())
+
+
+def test_device_settings_are_checked_together(tmp_path):
+    base = {"storage-engine": "device", "write-block-size": "128K", "max-record-size": "64K"}
+
+    def build(**spaces):
+        return build_config({"namespaces": spaces}, {"data-dir": str(tmp_path)})
+
+    with pytest.raises(ConfigError, match="multiple of 'write-block-size'"):
+        build(a=dict(base, **{"file-size": "10000000"}))
+    with pytest.raises(ConfigError, match="same file twice"):
+        build(a=dict(base, file=["x.dat", "x.dat"]))
+    with pytest.raises(ConfigError, match="also a file of namespace 'a'"):
+        build(a=dict(base, file=["x.dat"]), b=dict(base, file=["x.dat"]))
+    with pytest.raises(ConfigError, match="max-record-size"):
+        build(a=dict(base, **{"max-record-size": "1M"}))
+    build(a=dict(base), b=dict(base))  # a.dat and b.dat
