@@ -198,7 +198,13 @@ class NodeView:
         return out
 
     def quiesced(self) -> bool:
-        return self.cluster().get("quiesced", "0") in ("1", "true", "yes")
+        """The operator asked this node to quiesce (and did not undo it)."""
+        return _yes(self.cluster().get("quiesced", "0"))
+
+    def effectively_quiesced(self) -> bool:
+        """The agreed view treats this node as quiesced (its partition table does)."""
+        value = self.cluster().get("effective_is_quiesced")
+        return self.quiesced() if value is None else _yes(value)
 
     def masters(self) -> int | None:
         """Partitions this node masters, when the node says (INFO cluster)."""
@@ -838,6 +844,8 @@ def cmd_quiesce(admin: Admin, undo: bool) -> int:
     try:
         target.conn.call(*args)  # type: ignore[union-attr]
     except Refused as exc:
+        if "unknown command" in str(exc):
+            raise AdminError(f"{target.address}: this node does not support quiesce (AS.QUIESCE)") from None
         raise AdminError(str(exc)) from None
     verb = "quiesce-undo" if undo else "quiesce"
     if opts.no_wait:
@@ -848,7 +856,8 @@ def cmd_quiesce(admin: Admin, undo: bool) -> int:
     while True:
         nodes = admin.gather("server clients cluster migrations")
         node = next((n for n in nodes if n.node_id == target.node_id), None)
-        settled = _settled(nodes) and node is not None and node.ok and node.quiesced() == (not undo)
+        settled = (_settled(nodes) and node is not None and node.ok and node.quiesced() == (not undo)
+                   and node.effectively_quiesced() == (not undo))
         if settled and not undo and node is not None:
             masters = node.masters()
             if masters is None:
@@ -1020,8 +1029,21 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--no-color", action="store_true", default=d(False), help="never colour the output")
 
 
+EXAMPLES = """examples:
+  respike-admin -h 10.0.0.1 info                      cluster summary
+  respike-admin show stats --like client_write        one column per node
+  respike-admin config set -n test default-ttl 1h     on every node, no restart
+  respike-admin quiesce 9f2c1d0e                      before taking that node down
+  respike-admin migrations --until-done               wait until partitions stop moving
+  respike-admin info namespace/test -l                one asinfo command, a line per value
+  respike-admin --json show namespaces | jq .         the same figures for scripts
+
+exit status: 0 ok, 1 a node refused, failed or was unreachable, 2 bad arguments"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, add_help=False, description="Operate a respike cluster (Aerospike's asadm/asinfo over RESP).")
+    p = _Parser(prog=PROG, add_help=False, description="Operate a respike cluster (Aerospike's asadm/asinfo over RESP).",
+                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
     p.add_argument("--help", action="help", help="show this help and exit")
     _common(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -57,6 +57,7 @@ class Monitor:
         self._task: asyncio.Task | None = None
         self._http: asyncio.base_events.Server | None = None
         self._migrating = 0
+        self._done = (0, 0)
         self.scrapes = 0
 
     # --- life cycle --------------------------------------------------------------------
@@ -116,15 +117,19 @@ class Monitor:
         if not stats:
             return
         remaining = int(stats.get("migrate_partitions_remaining", 0))
+        done = (int(stats.get("migrate_tx_partitions_done", 0)), int(stats.get("migrate_rx_partitions_done", 0)))
         if remaining and not self._migrating:
             log.info("migrations started: %d partitions to migrate (%s out, %s in)", remaining,
                      stats.get("migrate_tx_partitions_remaining", "?"),
                      stats.get("migrate_rx_partitions_remaining", "?"))
-        elif not remaining and self._migrating:
-            log.info("migrations finished: %s records sent, %s received so far",
+        elif not remaining and (self._migrating or done != self._done):
+            # (a round shorter than a tick is reported here too, by the counters of done ones)
+            log.info("migrations finished: %d partitions sent and %d received since start; "
+                     "%s records sent, %s received", done[0], done[1],
                      stats.get("migrate_records_transmitted", "?"),
                      stats.get("migrate_records_received", "?"))
         self._migrating = remaining
+        self._done = done
 
     # --- HTTP --------------------------------------------------------------------------
 

@@ -16,22 +16,28 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import hiredis
+
 from ..errors import CLUSTERDOWN, CROSSSLOT, RecordError, RedisError, ResultCode
 from ..keyspace import hash_slot
 from ..resp.client import Blocking, Client
-from ..resp.encode import error
+from ..resp.encode import encode, error
 from .config import ClusterConfig
 from .engine_store import EngineStore, copy_of
 from .events import DupResDone, ProxyDone, ProxyRequested, Rebalanced, ViewChanged, WriteDone
 from .fabric import Fabric, node_address, split_address
-from .messages import encode
+from .messages import encode as encode_message
 from .node import READY, REMOTE, WAIT, ClusterNode, restart_versions
+from .slots import slot_ranges
 
 if TYPE_CHECKING:
     from ..node import Node
     from ..resp.table import Command
 
 log = logging.getLogger("respike.cluster")
+
+# Multi-key commands a plain connection may spread over several nodes.
+FANOUT = frozenset({"mget", "mset", "del", "unlink", "exists", "touch"})
 
 
 def monotonic_ms() -> int:
@@ -67,6 +73,9 @@ class ClusterService:
         self._events_scheduled = False
         self._task: asyncio.Task | None = None
         self._internal: dict[int, Client] = {}
+        self._owners: list[tuple[int, tuple[int, ...]]] | None = None
+        self._owners_digest = b""
+        self._ranges: list | None = None
 
     def _config(self) -> ClusterConfig:
         base = ClusterConfig.from_config(self.node.config, self.node.node_id, self.address)
@@ -126,7 +135,7 @@ class ClusterService:
         for send in (sends or []) + core.take_sends():
             address = send.addr or core.address_of(send.dest)
             if address:
-                self.fabric.send(address, encode(send.msg, core.node_id))
+                self.fabric.send(address, encode_message(send.msg, core.node_id))
         if core.events and not self._events_scheduled:
             self._events_scheduled = True
             assert self.loop is not None
@@ -189,7 +198,16 @@ class ClusterService:
         fut = self.loop.create_future()  # type: ignore[union-attr]
         self.writes[txn] = fut
         self.engine.waits.append(fut)
+        plan = self.core.plan(ns.name)
+        replicas = len(plan.parts[pid].replicas) - 1 if plan is not None else 0
+        self.engine.last_replication = (txn, replicas)
         self._flush()
+
+    def replicas_holding(self, write: tuple[int, int]) -> int:
+        """How many replicas hold a write (WAIT): all of them once nothing is pending."""
+        txn, replicas = write
+        pending = self.core.replication.pending.get(txn)
+        return replicas if pending is None else len(pending.acked)
 
     # --- routing -----------------------------------------------------------------------
 
@@ -205,19 +223,41 @@ class ClusterService:
         targets = self.targets(cmd, args)
         if not targets:
             return None
+        aware = self.redirects(client)
+        if aware and len({hash_slot(k) for k in self._keys(cmd, args)}) > 1:
+            return error(CROSSSLOT)
         decision = self._decide(client, cmd, targets)
         if decision is None:
             return None
         kind, detail = decision
         if kind == REMOTE:
-            return self._proxy(client, detail, targets, args)
-        if kind == "error":
-            return error(detail)
+            if aware:
+                return self.moved(next(iter(targets.values())), detail)
+            return self._proxy(client, detail, targets, args, cmd.write)
+        if kind == "spread":
+            if cmd.name in FANOUT and not aware:
+                return self._fan_out(client, cmd, args)
+            return error(CROSSSLOT)
         return self._deferred(client, cmd, args, kind, detail)
+
+    def redirects(self, client: Client) -> bool:
+        """Whether this connection gets -MOVED (cluster-aware) rather than proxying."""
+        mode = self.node.node_config["redirect-mode"]
+        if mode == "proxy" or client.proxied:
+            return False
+        return mode == "moved" or client.cluster_aware
+
+    def moved(self, key: bytes, master: int) -> bytes:
+        self.stats["client_moved"] += 1
+        return error(f"MOVED {hash_slot(key)} {self.service_address(master)}")
+
+    @staticmethod
+    def _keys(cmd: Command, args: list[bytes]) -> list[bytes]:
+        return [args[i] for i in cmd.key_positions(args)]
 
     def _decide(self, client: Client, cmd: Command, targets: dict) -> tuple[str, Any] | None:
         """None: run here now. Else (REMOTE, node) | (WAIT, [futures]) | ("down", reason)
-        | ("error", text)."""
+        | ("spread", masters): keys mastered by several nodes."""
         now = self._now()
         core = self.core
         masters = set()
@@ -227,9 +267,11 @@ class ClusterService:
                 return "down", r.reason
             masters.add(r.node)
         if len(masters) > 1:
-            return "error", CROSSSLOT
+            return "spread", masters
         master = masters.pop()
         if master != core.node_id:
+            if client.readonly and not cmd.write and self._replica_here(targets):
+                return None  # READONLY connections may read a replica's copy
             return REMOTE, master
         waits = []
         for (ns, pid), key in targets.items():
@@ -244,6 +286,43 @@ class ClusterService:
             self._flush()
             return WAIT, waits
         return None
+
+    def _replica_here(self, targets: dict) -> bool:
+        me = self.core.node_id
+        for ns, pid in targets:
+            plan = self.core.plan(ns)
+            if plan is None or me not in plan.parts[pid].replicas:
+                return False
+        return True
+
+    async def _fan_out(self, client: Client, cmd: Command, args: list[bytes]) -> bytes:
+        """A multi-key command whose keys live on several nodes, from a plain connection:
+        one sub-command per master, answers merged (not atomic across nodes)."""
+        step = 2 if cmd.name == "mset" else 1
+        groups: dict[int, list[int]] = {}
+        for i in range(1, len(args), step):
+            key = args[i]
+            r = self.core.route(self.engine.namespace_for(key).name, hash_slot(key) >> 2)
+            groups.setdefault(r.node, []).append(i)
+        subs = {node: [args[0]] + [a for i in idx for a in args[i : i + step]] for node, idx in groups.items()}
+        replies = await asyncio.gather(*(
+            run_here(client, cmd, sub) if node == self.core.node_id
+            else self._proxy(client, node, self.targets(cmd, sub), sub)
+            for node, sub in subs.items()
+        ))
+        parsed = [parse_reply(r) for r in replies]
+        if cmd.name == "mget":
+            values: list[Any] = [None] * (len(args) - 1)
+            for idx, got in zip(groups.values(), parsed, strict=True):
+                for i, value in zip(idx, got, strict=True):
+                    values[i - 1] = value
+            return encode(values, client.proto)
+        for reply, got in zip(replies, parsed, strict=True):
+            if isinstance(got, Exception):
+                return reply
+        if cmd.name == "mset":
+            return replies[0]
+        return encode(sum(parsed), client.proto)
 
     async def _deferred(self, client: Client, cmd: Command, args: list[bytes], kind: str, detail: Any) -> bytes:
         """Run a command once duplicate resolution or the rebalance allows it."""
@@ -265,17 +344,28 @@ class ClusterService:
                 return await run_here(client, cmd, args)
             kind, detail = decision
             if kind == REMOTE:
+                if self.redirects(client):
+                    return self.moved(self._keys(cmd, args)[0], detail)
                 return await self._proxy(client, detail, self.targets(cmd, args), args)
-            if kind == "error":
-                raise RedisError(detail)
+            if kind == "spread":
+                if cmd.name in FANOUT and not self.redirects(client):
+                    return await self._fan_out(client, cmd, args)
+                raise RedisError(CROSSSLOT)
 
-    async def _proxy(self, client: Client, dest: int, targets: dict, args: list[bytes]) -> bytes:
+    async def _proxy(self, client: Client, dest: int, targets: dict, args: list[bytes],
+                     write: bool = True) -> bytes:
         ns, pid = next(iter(targets))
         txn = self.core.proxy(dest, ns, pid, client.proto, tuple(args), self._now())
         fut = self.loop.create_future()  # type: ignore[union-attr]
         self.proxies[txn] = fut
         self._flush()
-        return await fut
+        reply = await fut
+        plan = self.core.plan(ns)
+        if write and plan is not None and reply[:1] != b"-":
+            # For WAIT: with commit-level all the master answered after every replica had it.
+            replicas = len(plan.parts[pid].replicas) - 1
+            client.last_write = (-1, replicas if self.core.config.namespaces[ns].commit_all else 0)
+        return reply
 
     def _proxy_done(self, event: ProxyDone) -> None:
         fut = self.proxies.pop(event.txn, None)
@@ -295,11 +385,7 @@ class ClusterService:
 
     def _serve_proxied(self, event: ProxyRequested) -> None:
         """Another node forwarded a client's command: run it as if the client were here."""
-        client = self._internal.get(event.resp_proto)
-        if client is None:
-            client = self._internal[event.resp_proto] = Client(self.server)
-            client.proto = event.resp_proto
-            client.proxied = True
+        client = self._internal_client(event.resp_proto)
         reply = client.execute(list(event.args))
         if reply.__class__ is bytes:
             self._answer(event, reply)
@@ -332,6 +418,65 @@ class ClusterService:
                 futures.append(fut)
         self._flush()
         return asyncio.gather(*futures) if futures else None
+
+    # --- the Redis Cluster view (CLUSTER SLOTS/NODES/..., SCAN/KEYS/DBSIZE) --------------
+
+    def service_address(self, node: int) -> str:
+        """`ip:port` where clients reach `node`."""
+        address = self.address if node == self.core.node_id else self.core.address_of(node)
+        if not address:
+            return ""
+        ip, port, _ = split_address(address)
+        return f"{ip}:{port}"
+
+    def owners(self) -> list[tuple[int, tuple[int, ...]]]:
+        """Per partition: (master, replicas) of the default namespace's plan.
+
+        While a new view's exchange runs, the last complete plan is kept, so clients asking
+        then still get a full slot map (they are redirected if it moved)."""
+        plan = self.core.plan(self.engine.default.name)
+        if plan is not None and plan.digest != self._owners_digest:
+            self._owners = [(p.master, tuple(n for n in p.replicas if n != p.master)) for p in plan.parts]
+            self._owners_digest = plan.digest
+            self._ranges = None
+        if self._owners is None:
+            me = self.core.node_id
+            return [(me, ())] * 4096
+        return self._owners
+
+    def ranges(self) -> list:
+        owners = self.owners()  # forgets the cached ranges when the plan changed
+        if self._ranges is None:
+            self._ranges = slot_ranges(owners)
+        return self._ranges
+
+    def mastered_here(self) -> set[int]:
+        me = self.core.node_id
+        return {pid for pid, (master, _) in enumerate(self.owners()) if master == me}
+
+    async def broadcast_gather(self, args: list[bytes]) -> list[Any]:
+        """Run `args` on every member (here too); their parsed replies, in member order."""
+        return list(await asyncio.gather(*(self.run_on(node, args) for node, _ in self.members())))
+
+    async def run_on(self, node: int, args: list[bytes]) -> Any:
+        """Run `args` on one member as a forwarded request; its reply, parsed."""
+        if node == self.core.node_id:
+            reply = self._internal_client(2).execute(list(args))
+            return parse_reply(reply if reply.__class__ is bytes else await reply)
+        ns = next(iter(self.store.spaces))
+        txn = self.core.proxy(node, ns, 0, 2, tuple(args), self._now())
+        fut = self.loop.create_future()  # type: ignore[union-attr]
+        self.proxies[txn] = fut
+        self._flush()
+        return parse_reply(await fut)
+
+    def _internal_client(self, proto: int) -> Client:
+        client = self._internal.get(proto)
+        if client is None:
+            client = self._internal[proto] = Client(self.server)
+            client.proto = proto
+            client.proxied = True
+        return client
 
     # --- what INFO shows ----------------------------------------------------------------
 
@@ -381,6 +526,13 @@ async def run_here(client: Client, cmd: Command, args: list[bytes]) -> bytes:
     if isinstance(reply, Blocking):
         reply = reply.awaitable
     return reply if reply.__class__ is bytes else await reply
+
+
+def parse_reply(reply: bytes) -> Any:
+    """A reply's value (a node's answer to a fanned-out sub-command)."""
+    reader = hiredis.Reader()
+    reader.feed(reply)
+    return reader.gets()
 
 
 def _fields(config: ClusterConfig) -> dict[str, Any]:

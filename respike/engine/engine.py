@@ -17,6 +17,8 @@ class Engine:
         # A native command's COMMIT ALL|MASTER for the write it is making (None: the
         # namespace's commit-level); read by replication.
         self.request_commit: bool | None = None
+        # (replication txn, replicas) of the write just made, for the client's WAIT.
+        self.last_replication: tuple[int, int] | None = None
         self.namespaces: dict[bytes, Namespace] = {}
         if storage_factory is None:
             storage_factory = default_storage_factory(config)

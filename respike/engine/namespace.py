@@ -440,13 +440,18 @@ class Namespace:
         return self.storage.count()
 
     def scan(
-        self, cursor: int, count: int, accept: Callable[[bytes, Record], bool] | None = None
+        self, cursor: int, count: int, accept: Callable[[bytes, Record], bool] | None = None,
+        owned: Callable[[int], bool] | None = None,
     ) -> tuple[int, list[bytes]]:
         """One SCAN step. The cursor is partition + 4096 * (crc32 to resume from), so keys
-        present for the whole scan are returned exactly once however the data changes."""
+        present for the whole scan are returned exactly once however the data changes.
+        `owned` limits the walk to some partitions (in a cluster: those mastered here)."""
         pid, start = cursor & 0xFFF, cursor >> 12
         found: list[bytes] = []
         while pid < N_PARTITIONS:
+            if owned is not None and not owned(pid):
+                pid, start = pid + 1, 0
+                continue
             entries = sorted(
                 (h, k) for k in self.storage.partition_keys(pid) if (h := crc32(k)) >= start
             )

@@ -83,7 +83,8 @@ class Client(asyncio.Protocol):
         self.held: list[bytes] = []
         self.held_size = 0
         self.in_exec = False  # a queued command is running inside EXEC
-        self.proxied = False  # runs commands another node forwarded (see cluster/service.py)
+        self.proxied = False
+        self.last_write: tuple[int, int] | None = None  # (replication txn, replicas), for WAIT  # runs commands another node forwarded (see cluster/service.py)
         self._out: list[bytes] = []
         self._chunk = b""
         self._done = 0
@@ -336,6 +337,8 @@ class Client(asyncio.Protocol):
         acknowledgement becomes this command's error reply)."""
         waits = list(self.waits)
         self.waits.clear()
+        if self.engine.last_replication is not None:  # for WAIT
+            self.last_write, self.engine.last_replication = self.engine.last_replication, None
 
         async def wait() -> bytes:
             await asyncio.gather(*waits)

@@ -80,7 +80,8 @@ def build_table(d0: np.ndarray, cap: int) -> tuple[array, int]:
         tab = np.zeros(size, dtype=dtype)
         if n:
             home = (d0 & np.uint64(cap - 1)).astype(np.int64)
-            order = np.argsort(home, kind="stable")
+            # Slots under 64K: a 16-bit key sorts by radix.
+            order = np.argsort(home.astype(np.uint16) if cap <= 65536 else home, kind="stable")
             ranks = np.arange(n, dtype=np.int64)
             pos = np.maximum.accumulate(home[order] - ranks) + ranks
             if pos[-1] >= size - 1:  # ran into the sentinel slot: a bigger table

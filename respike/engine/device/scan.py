@@ -179,11 +179,12 @@ def build(cols: dict[str, list[np.ndarray]], nblocks: int, wbs: int,
     c = {k: np.concatenate(v) for k, v in cols.items()}
     n = len(c["d0"])
     d0, d1, pid = c["d0"], c["d1"], c["pid"]
-    # Group the copies of each digest, oldest first (stable sort keeps append order).
-    order = np.argsort(d0, kind="stable")
+    # Group the copies of each digest; the newest (appended last) has the largest index.
+    order = np.argsort(d0)
     sd0 = d0[order]
     brk = np.ones(n, dtype=bool)
-    brk[1:] = sd0[1:] != sd0[:-1]
+    np.not_equal(sd0[1:], sd0[:-1], out=brk[1:])
+    del sd0
     dup = np.flatnonzero(~brk[1:])  # copies after the first of their digest's group
     a, b = order[dup], order[dup + 1]
     if np.any((d1[a] != d1[b]) | (pid[a] != pid[b])):
@@ -191,18 +192,19 @@ def build(cols: dict[str, list[np.ndarray]], nblocks: int, wbs: int,
         order = np.lexsort((np.arange(n), d1, pid, d0))
         brk[1:] = ((d0[order][1:] != d0[order][:-1]) | (d1[order][1:] != d1[order][:-1])
                    | (pid[order][1:] != pid[order][:-1]))
+    del a, b, dup
     starts = np.flatnonzero(brk)
-    ends = np.append(starts[1:], n)
-    win = order[ends - 1]
-    copies = (ends - starts).astype(np.uint64)
-    del order, sd0, brk, starts, ends
+    del brk
+    win = np.maximum.reduceat(order, starts)
+    copies = np.diff(np.append(starts, n)).astype(np.uint64)
+    del order, starts
+    # Winners in append order: the column gathers below then read memory in order.
+    perm = np.argsort(win)
+    win = win[perm]
+    copies = copies[perm]
+    del perm
     last_lut = int((c["m1"] >> np.uint64(16)).max())
-    # The newest copies, grouped by partition.
     wpid = pid[win]
-    porder = np.argsort(wpid, kind="stable")
-    win = win[porder]
-    wpid = wpid[porder]
-    copies = copies[porder]
     m1 = c["m1"][win]
     m2 = c["m2"][win]
     loc = c["loc"][win]
@@ -214,25 +216,29 @@ def build(cols: dict[str, list[np.ndarray]], nblocks: int, wbs: int,
     dead = tomb | expired | truncated
     alive = ~dead
     m2 |= (dead.astype(np.uint64) * np.uint64(DEAD)) | (np.minimum(copies, CNT_MAX) << np.uint64(CNT_SHIFT))
-    ents = np.empty((len(win), 5), dtype=np.uint64)
-    ents[:, 0] = d0[win]
-    ents[:, 1] = d1[win]
-    ents[:, 2] = loc
-    ents[:, 3] = m1
-    ents[:, 4] = m2
     shift = wbs.bit_length() - 1 - 4
     blocks = ((loc & np.uint64((1 << 40) - 1)) >> np.uint64(shift)).astype(np.int64)
     sizes = ((loc >> np.uint64(40)) << np.uint64(4)).astype(np.int64)
     live += np.bincount(blocks[alive], weights=sizes[alive], minlength=nblocks).astype(np.int64)
     used_bytes = int(c["lsize"][win][alive].sum())
-    sids, counts = np.unique(sid[alive], return_counts=True)
-    set_objects = {int(s): int(k) for s, k in zip(sids, counts, strict=True) if s}
+    per_set = np.bincount(sid[alive], minlength=SID_MASK + 1)
+    set_objects = {int(s): int(per_set[s]) for s in np.flatnonzero(per_set).tolist() if s}
+    nlive = np.bincount(wpid[alive], minlength=N_PARTITIONS)
+    # Grouped by partition (radix sort of 12-bit ids), one table each.
+    porder = np.argsort(wpid, kind="stable")
+    ents = np.empty((len(win), 5), dtype=np.uint64)
+    ents[:, 0] = d0[win][porder]
+    ents[:, 1] = d1[win][porder]
+    ents[:, 2] = loc[porder]
+    ents[:, 3] = m1[porder]
+    ents[:, 4] = m2[porder]
+    wpid = wpid[porder]
+    copies = copies[porder]
     for i in np.flatnonzero(copies > CNT_MAX).tolist():
         index.extra[(int(wpid[i]), int(ents[i, 0]), int(ents[i, 1]))] = int(copies[i]) - CNT_MAX
-    del c, m1, m2, loc
+    del c, m1, m2, loc, blocks, sizes, win, porder
     # One table per partition.
     bounds = np.searchsorted(wpid, np.arange(N_PARTITIONS + 1))
-    nlive = np.bincount(wpid[alive], minlength=N_PARTITIONS)
     for p in np.flatnonzero(np.diff(bounds)).tolist():
         index.install(p, ents[bounds[p] : bounds[p + 1]])
         index.nlive[p] = int(nlive[p])

@@ -1,6 +1,7 @@
 """Command handlers, one module per group; each handler carries its declaration."""
 
 from . import (
+    cluster,
     connection,
     hashes,
     keys,
@@ -14,4 +15,5 @@ from . import (
     zsets,
 )
 
-MODULES = [connection, server, strings, hashes, keys, transactions, native, lists, sets, zsets, observe]
+MODULES = [connection, server, strings, hashes, keys, transactions, native, lists, sets, zsets, observe,
+           cluster]

@@ -6,7 +6,7 @@ import random
 
 from ...engine.record import KIND_NAMES, LIST, RECORD_OVERHEAD
 from ...errors import NO_SUCH_KEY, RedisError, invalid_expire
-from ...keyspace import N_PARTITIONS
+from ...keyspace import N_PARTITIONS, hash_slot
 from ..encode import NULL, OK, ONE, ZERO, bulk, bulk_array, integer
 from ..table import command
 from . import lists
@@ -170,35 +170,83 @@ def _kind_filter(kind: bytes | None):
 def scan(c, a):
     cursor = parse_cursor(a[1])
     matcher, count, kind = scan_options(a, 2, True)
+    mode, cluster = cluster_mode(c)
+    if mode == "cluster":
+        return _scan_cluster(c, cluster, cursor, a)
+    owned = cluster.mastered_here().__contains__ if mode == "masters" else None
+    next_cursor, found = local_scan(c, cursor, count, matcher, _kind_filter(kind), owned)
+    return b"*2\r\n" + bulk(b"%d" % next_cursor) + bulk_array(found)
+
+
+def cluster_mode(c):
+    """How a keyless walk covers the data: this node's records ("local", a lone node),
+    the partitions it masters ("masters": a cluster-aware or forwarded request, as in Redis
+    Cluster), or every node's masters ("cluster": a plain connection to a cluster)."""
+    cluster = c.server.node.cluster
+    if cluster is None or not cluster.active:
+        return "local", cluster
+    if c.cluster_aware or c.proxied:
+        return "masters", cluster
+    return "cluster", cluster
+
+
+def local_scan(c, cursor: int, count: int, matcher, accept, owned) -> tuple[int, list[bytes]]:
+    """One SCAN step over this node's namespaces (the cursor carries the namespace index)."""
     namespaces = list(c.engine.namespaces.values())
     index, inner = cursor & ((1 << NS_BITS) - 1), cursor >> NS_BITS
-    accept = _kind_filter(kind)
     found: list[bytes] = []
     while index < len(namespaces):
-        inner, keys = namespaces[index].scan(inner, max(count - len(found), 1), accept)
+        inner, keys = namespaces[index].scan(inner, max(count - len(found), 1), accept, owned)
         found.extend(k for k in keys if matcher(k))
         if inner:
-            next_cursor = (inner << NS_BITS) | index
+            return (inner << NS_BITS) | index, found
+        index += 1
+        if index < len(namespaces) and len(found) >= count:
+            return index, found
+    return 0, found
+
+
+async def _scan_cluster(c, cluster, cursor: int, a: list[bytes]) -> bytes:
+    """SCAN over every node: the cursor's low byte is the member, the rest its own cursor."""
+    members = [node for node, _ in cluster.members()]
+    index, inner = cursor & 0xFF, cursor >> 8
+    found: list[bytes] = []
+    next_cursor = 0
+    while index < len(members):
+        args = [b"SCAN", b"%d" % inner, *a[2:]]
+        reply = await cluster.run_on(members[index], args)
+        inner, keys = int(reply[0]), reply[1]
+        found.extend(keys)
+        if inner:
+            next_cursor = (inner << 8) | index
             break
         index += 1
-        next_cursor = index if index < len(namespaces) else 0
-        if len(found) >= count:
-            break
-    else:
-        next_cursor = 0
+        if index < len(members):
+            next_cursor = index
+            if found:
+                break
     return b"*2\r\n" + bulk(b"%d" % next_cursor) + bulk_array(found)
 
 
 @command("keys", 2, "readonly", (0, 0, 0), G, "Returns all key names that match a pattern.",
          "pattern:pattern", complexity="O(N)", example="KEYS test:users:*")
 def keys(c, a):
+    mode, cluster = cluster_mode(c)
+    if mode == "cluster":
+        return _keys_cluster(c, cluster, a)
     matcher = glob_matcher(a[1])
+    owned = cluster.mastered_here() if mode == "masters" else None
     found = []
     for ns in c.engine.namespaces.values():
         for key in ns.storage.keys():
-            if matcher(key) and ns.get(key) is not None:
+            if matcher(key) and (owned is None or hash_slot(key) >> 2 in owned) and ns.get(key) is not None:
                 found.append(key)
     return bulk_array(found)
+
+
+async def _keys_cluster(c, cluster, a: list[bytes]) -> bytes:
+    replies = await cluster.broadcast_gather(list(a))
+    return bulk_array([k for reply in replies for k in reply])
 
 
 @command("randomkey", 1, "readonly", (0, 0, 0), G, "Returns a random key name from the database.", "",

@@ -322,7 +322,20 @@ def config_help(c, a):
 @command("dbsize", 1, "readonly fast", (0, 0, 0), "server", "Returns the number of keys in the database.", "",
          example="DBSIZE")
 def dbsize(c, a):
-    return integer(sum(ns.count() for ns in c.engine.namespaces.values()))
+    from .keys import cluster_mode
+
+    mode, cluster = cluster_mode(c)
+    if mode == "local":
+        return integer(sum(ns.count() for ns in c.engine.namespaces.values()))
+    if mode == "masters":  # the records this node masters, as a Redis Cluster node counts
+        owned = cluster.mastered_here()
+        return integer(sum(ns.storage.partition_count(pid) for ns in c.engine.namespaces.values()
+                           for pid in owned))
+    return _dbsize_cluster(cluster)
+
+
+async def _dbsize_cluster(cluster) -> bytes:
+    return integer(sum(await cluster.broadcast_gather([b"DBSIZE"])))
 
 
 def _flush(c, a, name: str):
