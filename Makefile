@@ -46,6 +46,11 @@ docs: $(STAMP)
 
 bench: $(STAMP) tools
 	$(BIN)/python bench/redis_compare.py
+	$(BIN)/python bench/cluster_bench.py
+
+# Long runs kept out of `make test`: thousands of simulated cluster schedules.
+soak: $(STAMP)
+	$(BIN)/python -m tests.sim.run --seed 1 --soak 5000 --scenario all
 
 clean:
 	rm -rf $(VENV) respike-data .pytest_cache .hypothesis

@@ -414,7 +414,29 @@ def cluster_summary(nodes: list[NodeView]) -> dict[str, Any]:
     }
 
 
-def node_row(n: NodeView) -> dict[str, Any]:
+def master_counts(nodes: list[NodeView]) -> dict[str, int | None]:
+    """Partitions each node masters: from INFO cluster when every node says, else from one
+    node's CLUSTER SLOTS (4 slots per partition)."""
+    counts = {n.node_id: n.masters() for n in nodes if n.ok}
+    if counts and all(v is not None for v in counts.values()):
+        return counts
+    for n in nodes:
+        if not n.ok:
+            continue
+        try:
+            slots = n.conn.call("CLUSTER", "SLOTS")  # type: ignore[union-attr]
+        except AdminError:
+            continue
+        out: dict[str, int] = {m.node_id: 0 for m in nodes}
+        for entry in slots or []:
+            if len(entry) >= 3 and len(entry[2]) >= 3:
+                owner = str(entry[2][2])[:16]
+                out[owner] = out.get(owner, 0) + int(entry[1]) - int(entry[0]) + 1
+        return {k: v // 4 for k, v in out.items()}
+    return counts
+
+
+def node_row(n: NodeView, masters: dict[str, int | None] | None = None) -> dict[str, Any]:
     if not n.ok:
         return {"node": n.node_id, "address": n.address, "status": "unreachable", "error": n.error}
     c, m = n.cluster(), n.migrations()
@@ -427,7 +449,7 @@ def node_row(n: NodeView) -> dict[str, Any]:
         "cluster_size": _int(c.get("cluster_size")),
         "integrity": _yes(c.get("cluster_integrity")),
         "quiesced": n.quiesced(),
-        "master_partitions": n.masters(),
+        "master_partitions": n.masters() if masters is None else masters.get(n.node_id),
         "migrate_partitions_remaining": _int(m.get("migrate_partitions_remaining")),
         "client_connections": _int(n.section("clients").get("connected_clients")),
         "uptime": _int(n.section("server").get("uptime_in_seconds")),
@@ -475,7 +497,8 @@ def namespace_total(per_node: dict[str, dict[str, Any]], cluster_size: int) -> d
 def cmd_info(admin: Admin) -> int:
     nodes = admin.gather()
     summary = cluster_summary(nodes)
-    rows = [node_row(n) for n in nodes]
+    masters = master_counts(nodes)
+    rows = [node_row(n, masters) for n in nodes]
     spaces = namespace_rows(nodes)
     size = summary["size"] if isinstance(summary["size"], int) else max(summary["size"])
     totals = {ns: namespace_total(per_node, size) for ns, per_node in spaces.items()}
@@ -542,7 +565,8 @@ def _namespaces_summary(admin: Admin, totals: dict[str, dict[str, Any]]) -> str:
 
 def cmd_show_cluster(admin: Admin) -> int:
     nodes = admin.gather("server clients cluster migrations")
-    rows = [node_row(n) for n in nodes]
+    masters = master_counts(nodes)
+    rows = [node_row(n, masters) for n in nodes]
     for n, row in zip(nodes, rows, strict=True):
         if n.ok:
             c = n.cluster()
@@ -858,18 +882,16 @@ def cmd_quiesce(admin: Admin, undo: bool) -> int:
         node = next((n for n in nodes if n.node_id == target.node_id), None)
         settled = (_settled(nodes) and node is not None and node.ok and node.quiesced() == (not undo)
                    and node.effectively_quiesced() == (not undo))
-        if settled and not undo and node is not None:
-            masters = node.masters()
-            if masters is None:
-                masters = _masters_from_slots(node)
-            settled = masters in (0, None)
+        masters = master_counts(nodes) if settled else {}
+        if settled and not undo:
+            settled = masters.get(target.node_id) in (0, None)
         if settled:
             break
         if time.monotonic() > deadline:
             raise AdminError(f"{verb} {target.node_id}: the cluster did not settle within {opts.wait_timeout:g}s "
                              f"(see `{PROG} migrations`)")
         time.sleep(0.25)
-    rows = [node_row(n) for n in nodes]
+    rows = [node_row(n, masters) for n in nodes]
     admin.emit({"node": target.node_id, "action": verb, "result": "ok", "nodes": rows},
                lambda: f"{verb} {target.node_id}: done\n\n" + _nodes_table(admin, rows))
     return admin.unreachable_warning()
@@ -884,19 +906,6 @@ def _settled(nodes: list[NodeView]) -> bool:
     return (len(keys) == 1 and all(_yes(n.cluster().get("cluster_integrity")) for n in nodes)
             and all(_int(n.migrations().get("migrate_partitions_remaining")) == 0 for n in nodes)
             and all(_int(n.cluster().get("acting_master_partitions")) == 0 for n in nodes))
-
-
-def _masters_from_slots(node: NodeView) -> int | None:
-    """Partitions `node` masters according to CLUSTER SLOTS (4 slots per partition)."""
-    try:
-        slots = node.conn.call("CLUSTER", "SLOTS")  # type: ignore[union-attr]
-    except AdminError:
-        return None
-    count = 0
-    for entry in slots or []:
-        if len(entry) >= 3 and len(entry[2]) >= 3 and str(entry[2][2]) == node.node_id:
-            count += int(entry[1]) - int(entry[0]) + 1
-    return count // 4
 
 
 # --- migrations --------------------------------------------------------------------------

@@ -190,6 +190,7 @@ NAMESPACE_SETTINGS = _defaults(
         Setting("evict-used-pct", parse_pct, 0, "Evict soonest-to-expire records above this share of memory-size (0 = off).", dynamic=True),
         Setting("evict-tenths-pct", parse_int(1, 1000), 5, "Tenths of a percent of records evicted per round.", dynamic=True),
         Setting("max-bin-name-length", parse_int(0, 1 << 20), 0, "Longest bin (hash field) name, bytes (0 = unlimited; Aerospike uses 15).", dynamic=True),
+        Setting("tomb-raider-eligible-age", parse_duration, 86400, "While clustered, deletes are kept as tombstones this long (so a stale copy cannot bring a record back), then forgotten.", dynamic=True),
         Setting("commit-level", parse_choice("all", "master"), "all", "Reply after every replica acknowledged the write, or after the master.", dynamic=True),
         Setting("conflict-resolution-policy", parse_choice("generation", "last-update-time"), "generation", "Which copy wins when copies differ.", dynamic=True),
         Setting("file", parse_list_of_str, [], "Device files (default: one file under data-dir).", show=_show_list),

@@ -207,6 +207,9 @@ class Node:
             await asyncio.sleep(period or 1)
             if period:
                 await self._sweep(ns, 0)
+            if ns.tombstones:  # the tomb raider: durable deletes old enough to forget
+                age = ns.config["tomb-raider-eligible-age"] * 1000
+                ns.drop_old_tombstones(ns.clock() - age)
 
     async def _sweep(self, ns: Namespace, evict_before: int) -> int:
         removed = 0

@@ -40,6 +40,10 @@ log = logging.getLogger("respike.cluster")
 FANOUT = frozenset({"mget", "mset", "del", "unlink", "exists", "touch"})
 
 
+class MasterLeft(Exception):
+    """A proxied request's destination left the cluster view."""
+
+
 def monotonic_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
@@ -67,6 +71,7 @@ class ClusterService:
         self.writes: dict[int, asyncio.Future] = {}
         self.resolutions: dict[int, asyncio.Future] = {}
         self.proxies: dict[int, asyncio.Future] = {}
+        self.proxy_dest: dict[int, int] = {}
         self.rebalanced = asyncio.Event()
         self.stats = {"client_proxy_complete": 0, "client_proxy_error": 0, "client_proxy_timeout": 0,
                       "proxy_in_complete": 0, "client_moved": 0}
@@ -173,6 +178,11 @@ class ClusterService:
     def _view_changed(self, event: ViewChanged) -> None:
         new = event.new
         self._set_active(self.seeded or (new is not None and len(new.succession) > 1))
+        members = set(new.succession) if new is not None else set()
+        for txn, dest in list(self.proxy_dest.items()):
+            fut = self.proxies.get(txn)
+            if dest not in members and fut is not None and not fut.done():
+                fut.set_exception(MasterLeft())  # don't wait out the transaction timeout
 
     def _set_active(self, active: bool) -> None:
         """Routing and replication are on while clustered; a lone node skips them."""
@@ -233,7 +243,7 @@ class ClusterService:
         if kind == REMOTE:
             if aware:
                 return self.moved(next(iter(targets.values())), detail)
-            return self._proxy(client, detail, targets, args, cmd.write)
+            return self._proxy(client, detail, targets, args, cmd)
         if kind == "spread":
             if cmd.name in FANOUT and not aware:
                 return self._fan_out(client, cmd, args)
@@ -307,7 +317,7 @@ class ClusterService:
         subs = {node: [args[0]] + [a for i in idx for a in args[i : i + step]] for node, idx in groups.items()}
         replies = await asyncio.gather(*(
             run_here(client, cmd, sub) if node == self.core.node_id
-            else self._proxy(client, node, self.targets(cmd, sub), sub)
+            else self._proxy(client, node, self.targets(cmd, sub), sub, cmd)
             for node, sub in subs.items()
         ))
         parsed = [parse_reply(r) for r in replies]
@@ -346,20 +356,30 @@ class ClusterService:
             if kind == REMOTE:
                 if self.redirects(client):
                     return self.moved(self._keys(cmd, args)[0], detail)
-                return await self._proxy(client, detail, self.targets(cmd, args), args)
+                return await self._proxy(client, detail, self.targets(cmd, args), args, cmd)
             if kind == "spread":
                 if cmd.name in FANOUT and not self.redirects(client):
                     return await self._fan_out(client, cmd, args)
                 raise RedisError(CROSSSLOT)
 
     async def _proxy(self, client: Client, dest: int, targets: dict, args: list[bytes],
-                     write: bool = True) -> bytes:
+                     cmd: Command | None = None) -> bytes:
         ns, pid = next(iter(targets))
         txn = self.core.proxy(dest, ns, pid, client.proto, tuple(args), self._now())
         fut = self.loop.create_future()  # type: ignore[union-attr]
         self.proxies[txn] = fut
+        self.proxy_dest[txn] = dest
         self._flush()
-        reply = await fut
+        write = cmd is None or cmd.write
+        try:
+            reply = await fut
+        except MasterLeft:
+            if write:  # it may have been applied (and replicated) before the master died
+                raise RecordError(ResultCode.TIMEOUT, "the partition's master left the cluster during "
+                                  "the request; its outcome is unknown") from None
+            return await self._deferred(client, cmd, args, "down", "master left")  # a read: ask again
+        finally:
+            self.proxy_dest.pop(txn, None)
         plan = self.core.plan(ns)
         if write and plan is not None and reply[:1] != b"-":
             # For WAIT: with commit-level all the master answered after every replica had it.
