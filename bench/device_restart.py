@@ -37,8 +37,8 @@ from respike.process import NodeProcess  # noqa: E402
 
 def settings(records: int, value: int) -> dict:
     per = 16 * ((72 + 12 + value + 4 + 15) // 16)
-    size = max(256, (records * per * 5 // 4) >> 20)
-    return {"file-size": f"{size}M", "nsup-period": 0}
+    size = max(256, (records * per * 3 // 2) >> 20)
+    return {"file-size": f"{size}M", "nsup-period": 0, "stop-writes-used-pct": 0}
 
 
 async def fill(data_dir: str, records: int, value: int) -> float:
