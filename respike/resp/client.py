@@ -40,6 +40,56 @@ HELD_LIMIT = 1 << 20
 _NO_AUTH_NEEDED = frozenset({"auth", "hello", "quit", "reset"})
 
 
+class Held:
+    """A reply held until acknowledgements (device sync, replicas) complete; a failed one
+    becomes this command's error. Cheaper than a Task per write on the hot path."""
+
+    __slots__ = ("reply", "waits")
+
+    def __init__(self, reply: Any, waits: list):
+        self.reply = reply
+        self.waits = waits
+
+    def done(self) -> bool:
+        return all(w.done() for w in self.waits) and (
+            self.reply.__class__ is bytes or self.reply.__class__ is Held and self.reply.done()
+            or hasattr(self.reply, "done") and self.reply.done())
+
+    def result(self) -> bytes:
+        for w in self.waits:
+            w.result()
+        reply = self.reply
+        return reply if reply.__class__ is bytes else reply.result()
+
+    async def wait(self) -> bytes:
+        for w in self.waits:
+            await w
+        reply = self.reply
+        if reply.__class__ is bytes:
+            return reply
+        if reply.__class__ is not Held and not isinstance(reply, asyncio.Future):
+            reply = self.reply = asyncio.ensure_future(reply)
+        return await reply
+
+    def __await__(self):
+        return self.wait().__await__()
+
+
+def _result(item: Any) -> bytes:
+    """The bytes of a completed deferred reply (an error reply if it failed)."""
+    try:
+        return item.result()
+    except RedisError as exc:
+        return error(exc.text)
+    except RecordError as exc:
+        return error(exc.reply_text())
+    except asyncio.CancelledError:
+        return b""
+    except Exception:
+        log.exception("deferred reply failed")
+        return error("ERR internal error (see the server log)")
+
+
 class Blocking:
     """A reply that arrives later and blocks the connection until it does."""
 
@@ -339,12 +389,7 @@ class Client(asyncio.Protocol):
         self.waits.clear()
         if self.engine.last_replication is not None:  # for WAIT
             self.last_write, self.engine.last_replication = self.engine.last_replication, None
-
-        async def wait() -> bytes:
-            await asyncio.gather(*waits)
-            return reply if reply.__class__ is bytes else await reply
-
-        return wait()
+        return Held(reply, waits)
 
     def _reject(self, text: str) -> bytes:
         if self.multi is not None:
@@ -364,36 +409,46 @@ class Client(asyncio.Protocol):
         if reply.__class__ is Blocking:
             self.blocked = True
             reply = reply.awaitable
+        if reply.__class__ is not Held:
+            reply = asyncio.ensure_future(reply)
         if self.queue is None:
-            self.queue = deque()
-            self.queue.append(asyncio.ensure_future(reply))
+            self.queue = deque((reply,))
             asyncio.ensure_future(self._write_queue())
         else:
-            self.queue.append(asyncio.ensure_future(reply))
+            self.queue.append(reply)
 
     async def _write_queue(self) -> None:
+        """Write queued replies in order as they become ready; everything ready at once
+        goes out in one write (a group commit releases a whole batch together)."""
         queue = self.queue
         assert queue is not None
+        ready: list[bytes] = []
         while queue:
             item = queue[0]
-            if item.__class__ is not bytes:
-                try:
-                    item = await item
-                except RedisError as exc:
-                    item = error(exc.text)
-                except RecordError as exc:
-                    item = error(exc.reply_text())
-                except Exception:
-                    log.exception("deferred reply failed")
-                    item = error("ERR internal error (see the server log)")
+            if item.__class__ is not bytes and not item.done():
+                if ready:
+                    self._write(ready)
+                if item.__class__ is Held:
+                    try:
+                        await item.wait()
+                    except Exception:  # noqa: S110 - read back by _result below
+                        pass
+                else:
+                    await asyncio.wait((item,))
             queue.popleft()
-            if not self.closing and self.transport is not None:
-                self.transport.write(item)
+            ready.append(item if item.__class__ is bytes else _result(item))
             if self.blocked and not any(i.__class__ is not bytes for i in queue):
+                self._write(ready)
                 self._unblock()
+        self._write(ready)
         self.queue = None
         if self.blocked:
             self._unblock()
+
+    def _write(self, ready: list[bytes]) -> None:
+        if ready and not self.closing and self.transport is not None:
+            self.transport.write(b"".join(ready))
+        ready.clear()
 
     def _unblock(self) -> None:
         self.blocked = False
