@@ -222,10 +222,15 @@ def test_quiesce_hands_off_mastership_keeps_serving_and_undo_takes_it_back():
         loop.out(master.node_id, [])
         loop.run(20)
         assert WriteDone(txn, True, 0, "") in loop.events[master.node_id]
+    held = {pid for pid in range(P) if q.store.partition_count("test", pid)}
+    assert held
     q.set_quiesced(True, loop.now)
     assert q.stats()["quiesced"] and not q.stats()["effective_is_quiesced"]  # not yet
     loop.out(5, [])
     run_until_settled(loop)
+    # it keeps its data: copies it is no longer a replica of stay, as subsets
+    assert all(q.store.partition_count("test", pid) for pid in held)
+    assert all(5 not in p.replicas for p in a.plan("test").parts)
     assert all(n.view.quiesced == (5,) for n in loop.nodes.values())
     assert all(n.stats()["nodes_quiesced"] == 1 for n in loop.nodes.values())
     assert q.stats()["effective_is_quiesced"] and not a.stats()["quiesced"]
@@ -246,6 +251,8 @@ def test_quiesce_hands_off_mastership_keeps_serving_and_undo_takes_it_back():
     assert all(n.view.quiesced == () for n in loop.nodes.values())
     assert a.table.rows == original.rows  # the exact original table ...
     assert [p.master for p in a.plan("test").parts] == before  # ... served by its masters
+    replica_of = {pid for pid, p in enumerate(a.plan("test").parts) if 5 in p.replicas}
+    assert {pid for pid in range(P) if q.store.partition_count("test", pid)} == replica_of
 
 
 def test_quiescing_the_principal_or_every_node():

@@ -19,6 +19,9 @@ CASES = [
     ("ack_before_replicas", ["restart", "faults"]),
     # the natural master serves a partition it has no data for (no acting master)
     ("master_without_data", ["restart", "crash"]),
+    # a quiesced node drops its copies at the hand-off: a crash before the fills finish
+    # loses writes acknowledged before it
+    ("quiesced_drops", ["quiesce"]),
 ]
 
 

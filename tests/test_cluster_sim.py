@@ -14,7 +14,7 @@ import pytest
 from tests.sim.scenarios import config_for, run_scenario
 from tests.sim.world import InvariantViolation, Simulator
 
-# (scenario, nodes, replication factor, seeds): 1,200 seeds, about 45 s on one core.
+# (scenario, nodes, replication factor, seeds): 1,200 seeds, about 42 s on one core.
 CI_SEEDS = [
     ("faults", 3, 2, 300),
     ("chaos", 3, 2, 150),

@@ -30,6 +30,7 @@ class PlantedBugs:
     skip_reconcile: bool = False  # migration stores incoming copies without comparing
     ack_before_replicas: bool = False  # commit-level all reports success before replicas ack
     master_without_data: bool = False  # natural master serves a partition it has no data for
+    quiesced_drops: bool = False  # a quiesced node drops the copies it no longer needs
 
 
 @dataclass(frozen=True)

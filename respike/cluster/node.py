@@ -198,6 +198,7 @@ class ClusterNode:
         self.plan_digest = b""
         self.handoffs = 0
         self.masters = 0  # partitions this node is working master of (all namespaces)
+        self.keeps_copies = False  # quiesced in this view's table: keep copies (_apply_plan)
         self.pending_dups: dict[str, dict[int, set[int]]] = {}
         self.outbox: list[Send] = []
         self.events: list[Event] = []
@@ -430,6 +431,7 @@ class ClusterNode:
         self.plan_digest = b""
         self.handoffs = 0
         self.masters = 0
+        self.keeps_copies = False
         self.pending_dups = {}
         self.events.append(ViewChanged(old, new))
         if new is not None:
@@ -450,6 +452,8 @@ class ClusterNode:
         by_node = {node: {nv.ns: nv for nv in nvs} for node, nvs in result.nodes}
         plans: dict[str, NamespacePlan] = {}
         migrations_before = self.migrations.pending
+        keep = self.node_id in table.quiesced and not self.config.bugs.quiesced_drops
+        self.keeps_copies = keep
         for ns, pol in self.config.namespaces.items():
             versions = {}
             for node in view.succession:
@@ -459,7 +463,7 @@ class ClusterNode:
                 ns, pol.replication_factor, table, versions, self.config.bugs.master_without_data
             )
             plans[ns] = plan
-            self._apply_plan(ns, plan, view)
+            self._apply_plan(ns, plan, view, keep)
         self.table = table
         self.plans = plans
         self.plan_digest = b"".join(plans[ns].digest for ns in sorted(plans))
@@ -479,8 +483,17 @@ class ClusterNode:
             self.handoffs,
         )
 
-    def _apply_plan(self, ns: str, plan: NamespacePlan, view: View) -> None:
-        """Set this node's versions, drops and migrations from the plan (see rebalance.py)."""
+    def _apply_plan(self, ns: str, plan: NamespacePlan, view: View, quiesced: bool) -> None:
+        """Set this node's versions, drops and migrations from the plan (see rebalance.py).
+
+        `quiesced`: the view's table treats this node as quiesced. It then keeps the copies
+        the plan would drop (Aerospike's quiesced node never drops its data), as subsets of
+        the new lineage: the master holds everything they hold, so the next plan neither
+        merges them nor trusts them as complete. Until the hand-off's fills finish they are
+        an extra copy of every write acknowledged before it (if the new master is lost, the
+        next plan merges them back as duplicates); the first plan after undo in which this
+        node is not a replica drops them.
+        """
         me = self.node_id
         mine = self.versions[ns]
         full = PartitionVersion(FULL, view.epoch, view.cluster_key)
@@ -508,8 +521,11 @@ class ClusterNode:
             elif me in p.replicas:
                 mine[pid] = full
             elif me in p.drops:
-                self.store.drop_partition(ns, pid)
-                mine[pid] = EMPTY
+                if quiesced:
+                    mine[pid] = subset
+                else:
+                    self.store.drop_partition(ns, pid)
+                    mine[pid] = EMPTY
         self.pending_dups[ns] = dups_pending
 
     def _incoming_done(self, src: int, ns: str, pid: int, kind: int) -> None:
@@ -540,6 +556,9 @@ class ClusterNode:
             v = self.versions[ns][pid]
             if v.lineage != (view.epoch, view.cluster_key):  # not already re-filled
                 self.versions[ns][pid] = PartitionVersion(SUBSET, view.epoch, view.cluster_key)
+        elif self.keeps_copies:
+            # merged into the master, so covered by it: kept, as in `_apply_plan`
+            self.versions[ns][pid] = PartitionVersion(SUBSET, view.epoch, view.cluster_key)
         else:
             self.store.drop_partition(ns, pid)
             self.versions[ns][pid] = EMPTY

@@ -537,10 +537,21 @@ class ClusterService:
             "fabric_msgs_dropped": self.fabric.dropped,
         }
         out.update(self.stats)
+        out["quiesced"] = int(bool(stats.get("quiesced")))
         for key in ("acting_master_partitions", "replica_write_timeouts", "self_pauses_detected",
-                    "heartbeat_alive_peers"):
-            out[key] = stats[key]
+                    "heartbeat_alive_peers", "effective_is_quiesced", "nodes_quiesced",
+                    "master_partitions"):
+            value = stats.get(key, 0)
+            out[key] = int(value) if isinstance(value, bool) else value
         return out
+
+    def set_quiesced(self, flag: bool) -> None:
+        """The operator's quiesce / quiesce-undo: hand mastership off (or take it back);
+        the node stays in the cluster, keeps its data and keeps serving (proxying)."""
+        self.core.set_quiesced(flag, self._now())
+        log.warning("node %016x %s", self.core.node_id,
+                    "quiesced: handing off mastership of its partitions" if flag else "quiesce undone")
+        self._flush()
 
     def info_migrations(self, server: Any = None) -> dict[str, Any]:
         stats = self.core.stats()

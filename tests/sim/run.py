@@ -19,7 +19,13 @@ from respike.cluster.config import PlantedBugs
 from .scenarios import SCENARIOS, config_for, run_scenario
 from .world import InvariantViolation, Simulator, configure_logging
 
-BUGS = ("forget-promises", "skip-reconcile", "ack-before-replicas", "master-without-data")
+BUGS = (
+    "forget-promises",
+    "skip-reconcile",
+    "ack-before-replicas",
+    "master-without-data",
+    "quiesced-drops",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,6 +70,7 @@ class SimConfig:
             "skip_reconcile",
             "ack_before_replicas",
             "master_without_data",
+            "quiesced_drops",
         ):
             if getattr(self.bugs, name):
                 cmd += f" --bug {name.replace('_', '-')}"
@@ -682,8 +683,14 @@ class Checker:
                     sim.fail(
                         f"{key!r}: replica {sim.name[r]} lacks acknowledged write #{last.seq}: has {rc}"
                     )
-        # no partition data left on nodes that are not its replicas
+        # no partition data left on nodes that are not its replicas (quiesced nodes keep
+        # theirs, as Aerospike's do)
+        v = any_node.view
+        assert v is not None
+        keeping = effective_quiesced(v.succession, v.quiesced)
         for n in nodes:
+            if n in keeping:
+                continue
             store = sim.stores[n]
             for pid, p in enumerate(plan.parts):
                 if n not in p.replicas and store.partition_count(NS, pid):

@@ -222,3 +222,13 @@ def wait(c, a):
             await asyncio.sleep(0.005)
 
     return Blocking(poll())
+
+
+@command("as.quiesce", -1, "admin", (0, 0, 0), "native",
+         "Quiesces this node before maintenance (hands off mastership of its partitions; it stays in the cluster and keeps its data), or undoes it.",
+         "[UNDO]", since="0.1.0", example="AS.QUIESCE")
+def as_quiesce(c, a):
+    if len(a) > 2 or (len(a) == 2 and a[1].upper() != b"UNDO"):
+        raise RedisError("ERR syntax error")
+    _cluster(c).set_quiesced(len(a) == 1)
+    return OK
