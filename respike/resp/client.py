@@ -226,13 +226,15 @@ class Client(asyncio.Protocol):
         """
         reader = self.reader
         gets = reader.hiredis.gets
-        lookup = self.commands.get
+        hot = self.server.table.hot.get
         done, last = self._done, self._last
         start = done
         execute = self.execute
         append = self._out.append
         waits = self.waits
         countdown = self._countdown  # time one command in SAMPLE_EVERY (see resp/stats.py)
+        # Only commands that go through `execute` can change these two.
+        special, queued = self.special, self.queue is not None
         while not self.closing:
             try:
                 cmd = gets()
@@ -251,27 +253,38 @@ class Client(asyncio.Protocol):
                 break
             done += 1
             last = cmd
-            spec = lookup(cmd[0])
+            entry = hot(cmd[0])
             countdown -= 1
-            if (spec is None or self.special or countdown <= 0 or spec.timed
-                    or (len(cmd) != spec.arity and (spec.arity > 0 or len(cmd) < spec.min_args))):
-                reply = execute(cmd)
-                if countdown <= 0:
-                    countdown = SAMPLE_EVERY
-            else:
-                spec.calls += 1
-                try:
-                    reply = spec.handler(self, cmd)
-                except Exception as exc:
-                    reply = self._failed(spec, exc, cmd)
-                if waits:
-                    reply = self._after_waits(reply)
+            if entry is not None and not special and countdown > 0:
+                spec, handler, arity = entry
+                n = len(cmd)
+                if n == arity or (arity < 0 and n >= -arity):
+                    spec.calls += 1
+                    try:
+                        reply = handler(self, cmd)
+                    except Exception as exc:
+                        reply = self._failed(spec, exc, cmd)
+                    if waits:
+                        reply = self._after_waits(reply)
+                    if reply.__class__ is bytes and not queued:
+                        append(reply)
+                        continue
+                    self._reply(reply)
+                    queued = self.queue is not None
+                    if self.blocked:
+                        break
+                    continue
+            reply = execute(cmd)
+            if countdown <= 0:
+                countdown = SAMPLE_EVERY
+            special = self.special
             if reply.__class__ is bytes and self.queue is None:
                 append(reply)
             else:
                 self._reply(reply)
                 if self.blocked:
                     break
+            queued = self.queue is not None
         self._done, self._last = done, last
         self._countdown = countdown
         self.commands_done += done - start

@@ -23,6 +23,10 @@ from .stats import Latency
 
 Handler = Callable[..., Any]
 
+# Commands that change how the connection runs what follows (MULTI, AUTH, HELLO, ...).
+_STATEFUL = frozenset({"multi", "exec", "discard", "auth", "hello", "reset", "quit",
+                       "readonly", "readwrite", "asking"})
+
 _ACL_BY_GROUP = {
     "string": "@string",
     "hash": "@hash",
@@ -212,9 +216,14 @@ class CommandTable:
                 if isinstance(spec, Command):
                     self._add(spec)
         self.by_bytes: dict[bytes, Command] = {}
+        # The client's inline fast path: (command, handler, arity) of every untimed command
+        # that cannot change the connection's state (see Client._drain_fast).
+        self.hot: dict[bytes, tuple[Command, Handler, int]] = {}
         for name, cmd in self.commands.items():
-            self.by_bytes[name.encode()] = cmd
-            self.by_bytes[name.upper().encode()] = cmd
+            for spelling in (name.encode(), name.upper().encode()):
+                self.by_bytes[spelling] = cmd
+                if not cmd.timed and not cmd.subcommands and name not in _STATEFUL:
+                    self.hot[spelling] = (cmd, cmd.handler, cmd.arity)
 
     def _add(self, spec: Command) -> None:
         if "|" in spec.name:
