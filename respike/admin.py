@@ -767,7 +767,7 @@ def cmd_show_latencies(admin: Admin) -> int:
                 styles.append([""] * 7 + ["warn" if e["over_1ms_pct"] >= 1 else "",
                                           "bad" if e["over_8ms_pct"] >= 1 else "",
                                           "bad" if e["over_64ms_pct"] > 0 else ""])
-        note = ("Latencies (p50..p99.9 from sampled histograms: O(1) commands are timed 1 call in 16; "
+        note = ("Latencies (p50..p99.9 from sampled histograms: O(1) commands are timed 1 call in 17; "
                 "ops/sec over the last 10 s)")
         return admin.table(note, headers, rows, styles)
 
@@ -883,8 +883,9 @@ def cmd_quiesce(admin: Admin, undo: bool) -> int:
         settled = (_settled(nodes) and node is not None and node.ok and node.quiesced() == (not undo)
                    and node.effectively_quiesced() == (not undo))
         masters = master_counts(nodes) if settled else {}
-        if settled and not undo:
-            settled = masters.get(target.node_id) in (0, None)
+        if settled:  # quiesced: masters nothing; undone: masters its share again
+            count = masters.get(target.node_id)
+            settled = count is None or (count > 0 if undo else count == 0)
         if settled:
             break
         if time.monotonic() > deadline:

@@ -432,7 +432,8 @@ class Namespace:
             return 0
         share = max(1, len(voids) * self.config["evict-tenths-pct"] // 1000)
         voids.sort()
-        return voids[min(share, len(voids) - 1)] + (1 if share >= len(voids) else 0)
+        cutoff = voids[min(share, len(voids) - 1)] + (1 if share >= len(voids) else 0)
+        return max(cutoff, voids[0] + 1)  # records sharing one void-time still go
 
     # --- iteration ---------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-SAMPLE_EVERY = 16
+SAMPLE_EVERY = 17  # odd: commands that alternate on a connection are all sampled
 SUB_BUCKETS = 4  # per power of two: about ±12% resolution, like a 2-bit HDR histogram
 
 
