@@ -34,6 +34,8 @@ from typing import Any
 
 import redis
 
+from .resp.stats import SAMPLE_EVERY
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 DEFAULT_PORT = 6379
 PROG = "respike-admin"
@@ -767,8 +769,8 @@ def cmd_show_latencies(admin: Admin) -> int:
                 styles.append([""] * 7 + ["warn" if e["over_1ms_pct"] >= 1 else "",
                                           "bad" if e["over_8ms_pct"] >= 1 else "",
                                           "bad" if e["over_64ms_pct"] > 0 else ""])
-        note = ("Latencies (p50..p99.9 from sampled histograms: O(1) commands are timed 1 call in 17; "
-                "ops/sec over the last 10 s)")
+        note = (f"Latencies (p50..p99.9 from sampled histograms: O(1) commands are timed 1 call in "
+                f"{SAMPLE_EVERY}; ops/sec over the last 10 s)")
         return admin.table(note, headers, rows, styles)
 
     admin.emit(data, human)
