@@ -43,6 +43,15 @@ def r3(node):
 
 
 @pytest.fixture
+def rc(r, node):
+    """A raw client speaking the same protocol as `r` (which flushed the database)."""
+    from tests.helpers import RawClient
+
+    with RawClient.to(node, r.connection_pool.connection_kwargs["protocol"]) as client:
+        yield client
+
+
+@pytest.fixture
 def start_node():
     """Start nodes with a given config; every one is stopped at the end of the test."""
     started: list[NodeProcess] = []

@@ -139,3 +139,14 @@ def namespace_stats(client, ns: str = "test") -> dict[str, str]:
             text = f"{ns}:{value}"
     line = info_dict(text)[ns]
     return dict(item.split("=", 1) for item in line.split(","))
+
+
+# Redis's exact error texts, as the tests expect them (written out, not imported from respike).
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+NOT_INT = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+SYNTAX = "ERR syntax error"
+
+
+def arity(cmd: str) -> str:
+    return f"ERR wrong number of arguments for '{cmd}' command"

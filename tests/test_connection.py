@@ -7,21 +7,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests.helpers import RawClient, as_map, wait_until
+from tests.helpers import RawClient, arity, as_map, wait_until
 
 NOAUTH = "NOAUTH Authentication required."
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
-
-
-@pytest.fixture
-def rc(r, node):
-    """A raw client speaking the same protocol as `r` (which flushed the database)."""
-    with RawClient.to(node, r.connection_pool.connection_kwargs["protocol"]) as client:
-        yield client
-
-
-def arity(cmd: str) -> str:
-    return f"ERR wrong number of arguments for '{cmd}' command"
 
 
 def test_ping_echo(r, rc):

@@ -5,23 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.helpers import RawClient, as_map
-
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-NOT_INT = "ERR value is not an integer or out of range"
-NOT_FLOAT = "ERR value is not a valid float"
-SYNTAX = "ERR syntax error"
-
-
-@pytest.fixture
-def rc(r, node):
-    """A raw client speaking the same protocol as `r` (which flushed the database)."""
-    with RawClient.to(node, r.connection_pool.connection_kwargs["protocol"]) as client:
-        yield client
-
-
-def arity(cmd: str) -> str:
-    return f"ERR wrong number of arguments for '{cmd}' command"
+from tests.helpers import NOT_FLOAT, NOT_INT, SYNTAX, WRONGTYPE, arity, as_map
 
 
 def test_hset_hget_hgetall(r):

@@ -4,23 +4,7 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from tests.helpers import RawClient, as_map
-
-NOT_INT = "ERR value is not an integer or out of range"
-SYNTAX = "ERR syntax error"
-
-
-@pytest.fixture
-def rc(r, node):
-    """A raw client speaking the same protocol as `r` (which flushed the database)."""
-    with RawClient.to(node, r.connection_pool.connection_kwargs["protocol"]) as client:
-        yield client
-
-
-def arity(cmd: str) -> str:
-    return f"ERR wrong number of arguments for '{cmd}' command"
+from tests.helpers import NOT_INT, SYNTAX, arity, as_map
 
 
 def test_del_unlink_exists(r, rc):

@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+from tests.helpers import WRONGTYPE
 
 
 def err(exc_info) -> str:

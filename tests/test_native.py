@@ -11,13 +11,6 @@ import pytest
 from tests.helpers import RawClient, as_map, encode
 
 
-@pytest.fixture
-def rc(r, node):
-    """A raw client speaking the same protocol as `r` (which flushed the database)."""
-    with RawClient.to(node, r.connection_pool.connection_kwargs["protocol"]) as client:
-        yield client
-
-
 def coded(text: str, name: str, code: int) -> bool:
     return text.startswith(name + " ") and text.endswith(f"({code})")
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from tests.helpers import RawClient, as_map, encode, info_dict, namespace_stats
+from tests.helpers import RawClient, arity, as_map, encode, info_dict, namespace_stats
 
 # The commands this suite owns; their declarations are compared with redis-server's.
 OWN = """get set setnx setex psetex mget mset msetnx getset getdel getex incr decr incrby decrby
@@ -25,20 +25,9 @@ DOC_TYPES = {b"key", b"string", b"integer", b"double", b"pattern", b"unix-time",
 
 
 @pytest.fixture
-def rc(r, node):
-    """A raw client speaking the same protocol as `r` (which flushed the database)."""
-    with RawClient.to(node, r.connection_pool.connection_kwargs["protocol"]) as client:
-        yield client
-
-
-@pytest.fixture
 def ref(redis_server):
     with RawClient(*redis_server) as client:
         yield client
-
-
-def arity(cmd: str) -> str:
-    return f"ERR wrong number of arguments for '{cmd}' command"
 
 
 def _entries(reply: list) -> dict[bytes, list]:

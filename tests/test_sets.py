@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+from tests.helpers import WRONGTYPE
 
 
 def err(exc_info) -> str:
