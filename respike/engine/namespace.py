@@ -19,7 +19,7 @@ from zlib import crc32
 from ..config import NamespaceConfig
 from ..errors import RecordError, ResultCode
 from ..keyspace import N_PARTITIONS, partition_of, split_key
-from .record import MAX_GENERATION, RECORD_OVERHEAD, Record, value_size
+from .record import MAX_GENERATION, RECORD_OVERHEAD, Record, value_size, value_size_of
 from .storage import MemoryStorage, Storage
 
 log = logging.getLogger("respike.engine")
@@ -233,7 +233,7 @@ class Namespace:
 
     def touch(self, key: bytes, rec: Record, void: int) -> Record:
         """A metadata-only write (EXPIRE, PERSIST, TOUCH): new void-time, generation bump."""
-        return self.write(key, rec, rec.kind, rec.value, rec.size - len(key) - RECORD_OVERHEAD, void)
+        return self.write(key, rec, rec.kind, rec.value, value_size_of(key, rec), void)
 
     def delete(self, key: bytes, rec: Record | None = None) -> bool:
         """Client delete; True if a live record was removed."""

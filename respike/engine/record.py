@@ -51,6 +51,11 @@ class Record:
         return f"Record({KIND_NAMES[self.kind]}, gen={self.gen}, void={self.void}, lut={self.lut})"
 
 
+def value_size_of(key: bytes, rec: Record | None) -> int:
+    """The value's part of a record's charged size (what a write passes back as value_size)."""
+    return 0 if rec is None else rec.size - len(key) - RECORD_OVERHEAD
+
+
 def next_generation(gen: int) -> int:
     """16-bit generation that wraps 65535 -> 1 (0 means no record)."""
     return 1 if gen >= MAX_GENERATION else gen + 1

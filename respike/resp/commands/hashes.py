@@ -14,6 +14,7 @@ from ...engine.record import (
     parse_int,
     to_bin,
     value_size,
+    value_size_of,
 )
 from ...errors import (
     HASH_NOT_FLOAT,
@@ -69,14 +70,10 @@ def _fields(rec: Record | None) -> dict:
     return {} if rec is None else rec.value  # type: ignore[return-value]
 
 
-def _value_size(ns, key: bytes, rec: Record | None) -> int:
-    return 0 if rec is None else rec.size - len(key) - RECORD_OVERHEAD
-
-
 def put_fields(ns, key: bytes, rec: Record | None, pairs: list[tuple[bytes, object]], only_new: bool = False) -> int:
     """Set fields atomically: every limit is checked before anything changes. Returns fields added."""
     fields = _fields(rec)
-    size = _value_size(ns, key, rec)
+    size = value_size_of(key, rec)
     staged: dict[bytes, object] = {}
     for name, value in pairs:
         if len(name) > ns.max_bin_name:
@@ -104,7 +101,7 @@ def put_fields(ns, key: bytes, rec: Record | None, pairs: list[tuple[bytes, obje
 def delete_fields(ns, key: bytes, rec: Record, names: list[bytes]) -> int:
     fields = rec.value
     removed = 0
-    size = _value_size(ns, key, rec)
+    size = value_size_of(key, rec)
     for name in names:
         old = fields.pop(name, None)  # type: ignore[attr-defined]
         if old is not None:
@@ -131,7 +128,7 @@ def hset(c, a):
         value = to_bin(raw) if raw[:1] in NUMERIC_START else raw
         fields = rec.value
         old = fields.get(name)
-        size = rec.size - len(key) - RECORD_OVERHEAD + (len(raw) if value.__class__ is bytes else 8)
+        size = value_size_of(key, rec) + (len(raw) if value.__class__ is bytes else 8)
         size += len(name) if old is None else -value_size(old)
         if (size + len(key) + RECORD_OVERHEAD <= ns.max_record_size and ns.used_bytes < ns.stop_bytes
                 and len(name) <= ns.max_bin_name):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from ...engine.record import KIND_NAMES, LIST, RECORD_OVERHEAD
+from ...engine.record import KIND_NAMES, LIST, value_size_of
 from ...errors import NO_SUCH_KEY, RedisError, invalid_expire
 from ...keyspace import N_PARTITIONS, hash_slot
 from ..encode import NULL, OK, ONE, ZERO, bulk, bulk_array, integer
@@ -293,7 +293,7 @@ def _rename(c, a, only_new: bool) -> bytes:
     target = ns.get(dst)
     if only_new and target is not None:
         return ZERO
-    size = rec.size - len(src) - RECORD_OVERHEAD
+    size = value_size_of(src, rec)
     ns.check(target, dst, size)
     kind, value, void = rec.kind, rec.value, rec.void
     ns.delete(src, rec)

@@ -14,7 +14,7 @@ import math
 from collections import deque
 from itertools import islice
 
-from ...engine.record import LIST, RECORD_OVERHEAD, Record
+from ...engine.record import LIST, Record, value_size_of
 from ...errors import (
     INDEX_OUT_OF_RANGE,
     NO_SUCH_KEY,
@@ -34,10 +34,6 @@ EO = 2  # bytes charged per element on top of its own (structs.ELEMENT_OVERHEAD)
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
-
-
-def _vsize(key: bytes, rec: Record | None) -> int:
-    return 0 if rec is None else rec.size - len(key) - RECORD_OVERHEAD
 
 
 def _list(c, key: bytes, write: bool = False):
@@ -61,7 +57,7 @@ def _commit(ns, key: bytes, rec: Record, dq: deque, size: int) -> None:
 
 def _push_into(c, ns, key: bytes, rec: Record | None, elems: list[bytes], left: bool) -> int:
     """Push elements (each to the head, in turn, or to the tail); returns the new length."""
-    size = _vsize(key, rec) + sum(map(len, elems)) + EO * len(elems)
+    size = value_size_of(key, rec) + sum(map(len, elems)) + EO * len(elems)
     if rec is None:
         dq = deque(reversed(elems)) if left else deque(elems)
         ns.write(key, None, LIST, dq, size)
@@ -123,7 +119,7 @@ def _pop(c, a, left: bool, name: str) -> bytes:
     if rec is None:
         return NULL[c.proto] if count is None else NULL_ARRAY[c.proto]
     dq = rec.value
-    size = _vsize(key, rec)
+    size = value_size_of(key, rec)
     if count is None:
         elem = dq.popleft() if left else dq.pop()
         _commit(ns, key, rec, dq, size - len(elem) - EO)
@@ -219,7 +215,7 @@ def lset(c, a):
         index += len(dq)
     if not 0 <= index < len(dq):
         raise RedisError(INDEX_OUT_OF_RANGE)
-    size = _vsize(key, rec) + len(a[3]) - len(dq[index])
+    size = value_size_of(key, rec) + len(a[3]) - len(dq[index])
     ns.check(rec, key, size)
     dq[index] = a[3]
     ns.write(key, rec, LIST, dq, size)
@@ -241,7 +237,7 @@ def linsert(c, a):
         i = dq.index(a[3])
     except ValueError:
         return b":-1\r\n"
-    size = _vsize(key, rec) + len(a[4]) + EO
+    size = value_size_of(key, rec) + len(a[4]) + EO
     ns.check(rec, key, size)
     dq.insert(i if where == b"BEFORE" else i + 1, a[4])
     ns.write(key, rec, LIST, dq, size)
@@ -269,7 +265,7 @@ def lrem(c, a):
         else:
             add(e)
     if removed:
-        _commit(ns, key, rec, kept, _vsize(key, rec) - removed * (len(elem) + EO))
+        _commit(ns, key, rec, kept, value_size_of(key, rec) - removed * (len(elem) + EO))
     return integer(removed)
 
 
@@ -284,7 +280,7 @@ def ltrim(c, a):
     dq = rec.value
     n = len(dq)
     span = _clip(start, stop, n)
-    size = _vsize(key, rec)
+    size = value_size_of(key, rec)
     if span is None:
         ns.delete(key, rec)
         return OK
@@ -383,15 +379,15 @@ def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> bytes | 
             dq.appendleft(elem)
         else:
             dq.append(elem)
-        ns.write(src, rec, LIST, dq, _vsize(src, rec))
+        ns.write(src, rec, LIST, dq, value_size_of(src, rec))
     else:
-        dsize = _vsize(dst, drec) + len(elem) + EO
+        dsize = value_size_of(dst, drec) + len(elem) + EO
         dns.check(drec, dst, dsize)
         if from_left:
             dq.popleft()
         else:
             dq.pop()
-        _commit(ns, src, rec, dq, _vsize(src, rec) - len(elem) - EO)
+        _commit(ns, src, rec, dq, value_size_of(src, rec) - len(elem) - EO)
         if drec is None:
             dns.write(dst, None, LIST, deque((elem,)), dsize)
         else:
@@ -604,7 +600,7 @@ def _bpop(c, a, left: bool):
 def _pop_reply(c, ns, key: bytes, rec: Record, left: bool) -> bytes:
     dq = rec.value
     elem = dq.popleft() if left else dq.pop()
-    _commit(ns, key, rec, dq, _vsize(key, rec) - len(elem) - EO)
+    _commit(ns, key, rec, dq, value_size_of(key, rec) - len(elem) - EO)
     return bulk_array([key, elem])
 
 

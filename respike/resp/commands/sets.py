@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from ...engine.cdt.structs import RSet
-from ...engine.record import RECORD_OVERHEAD, SET, Record
+from ...engine.record import SET, Record, value_size_of
 from ...errors import SYNTAX, WRONGTYPE, RedisError
 from ..encode import EMPTY_ARRAY, NULL, ONE, ZERO, bulk, bulk_array, integer
 from ..table import command
@@ -17,10 +17,6 @@ EO = 2  # bytes charged per member on top of its own (structs.ELEMENT_OVERHEAD)
 SMALL_SET = 128  # SSCAN answers a set this small in one step
 MAX_COUNT = 1 << 32  # SRANDMEMBER -count beyond this would only exhaust memory
 OUT_OF_RANGE = "ERR value is out of range, must be positive"
-
-
-def _vsize(key: bytes, rec: Record | None) -> int:
-    return 0 if rec is None else rec.size - len(key) - RECORD_OVERHEAD
 
 
 def _set(c, key: bytes, write: bool = False):
@@ -39,16 +35,22 @@ def set_reply(c, members) -> bytes:
 
 
 def _remove(ns, key: bytes, rec: Record, members) -> int:
-    s = rec.value
-    size = _vsize(key, rec)
+    return remove_members(ns, key, rec, members, EO)
+
+
+def remove_members(ns, key: bytes, rec: Record, members, per_member: int) -> int:
+    """Remove members from a set or sorted set (charging `per_member` bytes each besides
+    the member); an emptied collection deletes the record."""
+    coll = rec.value
+    size = value_size_of(key, rec)
     removed = 0
     for m in members:
-        if s.discard(m):
+        if coll.discard(m):
             removed += 1
-            size -= len(m) + EO
+            size -= len(m) + per_member
     if removed:
-        if s:
-            ns.write(key, rec, SET, s, size)
+        if coll:
+            ns.write(key, rec, rec.kind, coll, size)
         else:
             ns.delete(key, rec)
     return removed
@@ -83,7 +85,7 @@ def sadd(c, a):
     new = [m for m in dict.fromkeys(members) if m not in s]
     if not new:
         return ZERO
-    size = _vsize(key, rec) + sum(map(len, new)) + EO * len(new)
+    size = value_size_of(key, rec) + sum(map(len, new)) + EO * len(new)
     ns.check(rec, key, size)
     for m in new:
         s.add(m)
@@ -156,7 +158,7 @@ def spop(c, a):
         ns.delete(key, rec)
         return set_reply(c, members)
     popped = []
-    size = _vsize(key, rec)
+    size = value_size_of(key, rec)
     for _ in range(count):
         m = s.random_member()
         s.discard(m)
@@ -217,7 +219,7 @@ def smove(c, a):
     if drec is not None and m in drec.value.pos:
         _remove(ns, src, rec, (m,))
         return ONE
-    dsize = _vsize(dst, drec) + len(m) + EO
+    dsize = value_size_of(dst, drec) + len(m) + EO
     dns.check(drec, dst, dsize)
     _remove(ns, src, rec, (m,))
     if drec is None:

@@ -9,11 +9,12 @@ import struct
 
 from ...engine.cdt.structs import RSet, ZSet
 from ...engine.namespace import DEFAULT
-from ...engine.record import RECORD_OVERHEAD, SET, ZSET, Record, format_float
+from ...engine.record import SET, ZSET, Record, format_float, value_size_of
 from ...errors import NOT_FLOAT, SYNTAX, WRONGTYPE, RedisError
 from ..encode import EMPTY_ARRAY, NULL, ZERO, bulk, bulk_array, double, integer
 from ..table import command
 from .args import scan_options, to_int
+from .sets import remove_members
 
 G = "sorted-set"
 ZO = 10  # bytes charged per member on top of its own: score + header (structs)
@@ -22,10 +23,6 @@ NOT_LEX_RANGE = "ERR min or max not valid string range item"
 NAN_SCORE = "ERR resulting score is not a number (NaN)"
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 SMALL_ZSET = 128  # ZSCAN answers a sorted set this small in one step (as Redis's listpacks)
-
-
-def _vsize(key: bytes, rec: Record | None) -> int:
-    return 0 if rec is None else rec.size - len(key) - RECORD_OVERHEAD
 
 
 def _zset(c, key: bytes, write: bool = False):
@@ -347,7 +344,7 @@ def _zadd(c, key: bytes, pairs, nx, xx, gt, lt, ch, incr) -> bytes:
             staged[m] = score
             added += 1
     if staged:
-        size = _vsize(key, rec) + sum(len(m) + ZO for m in staged if m not in scores)
+        size = value_size_of(key, rec) + sum(len(m) + ZO for m in staged if m not in scores)
         if rec is None:
             ns.write(key, None, ZSET, ZSet(staged.items()), size)
         else:
@@ -378,19 +375,7 @@ def zrem(c, a):
 
 
 def _remove(ns, key: bytes, rec: Record, members) -> int:
-    zs = rec.value
-    size = _vsize(key, rec)
-    removed = 0
-    for m in members:
-        if zs.discard(m):
-            removed += 1
-            size -= len(m) + ZO
-    if removed:
-        if zs:
-            ns.write(key, rec, ZSET, zs, size)
-        else:
-            ns.delete(key, rec)
-    return removed
+    return remove_members(ns, key, rec, members, ZO)
 
 
 @command("zscore", 3, "readonly fast", (1, 1, 1), G, "Returns the score of a member in a sorted set.",
@@ -586,7 +571,7 @@ def _zpop(c, a, reverse: bool, name: str) -> bytes:
     zs = rec.value
     take = 1 if count is None else min(count, len(zs))
     popped = [zs.pop(-1 if reverse else 0) for _ in range(take)]
-    size = _vsize(key, rec) - sum(len(m) + ZO for m, _ in popped)
+    size = value_size_of(key, rec) - sum(len(m) + ZO for m, _ in popped)
     if zs:
         ns.write(key, rec, ZSET, zs, size)
     else:
