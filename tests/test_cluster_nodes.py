@@ -166,3 +166,33 @@ def _masters(cluster: Cluster, proc, key: str) -> bool:
     before = cluster.info(proc)["client_proxy_complete"]
     client.get(key)
     return cluster.info(proc)["client_proxy_complete"] == before
+
+
+def test_device_namespace_in_a_cluster_keeps_data_and_deletes_across_restarts():
+    config = ('[namespaces.test]\nreplication-factor = 2\nstorage-engine = "device"\nfile-size = "64M"\n'
+              'write-block-size = "128K"\nmax-record-size = "128K"\n')
+    cluster = Cluster(2, config).start()
+    try:
+        a, b = cluster.nodes
+        cluster.wait_migrated(cluster.nodes)
+        writer = cluster.client(a)
+        for i in range(2000):
+            writer.set(f"d{i}", i)
+        writer.delete("d5")
+        b.stop()  # clean restart: its copies come back from its device (merged, never trusted)
+        b.start()
+        cluster.wait_migrated(cluster.nodes)
+        a.kill()
+        cluster.wait_formed([b])
+        reader = cluster.client(b)
+        assert [reader.get(f"d{i}") for i in range(2000) if i != 5] == [
+            str(i).encode() for i in range(2000) if i != 5]
+        assert reader.get("d5") is None  # the delete stays deleted
+        a.start()  # a kill -9 restart: cold start from its device, then merged
+        cluster.wait_migrated(cluster.nodes)
+        reader = cluster.client(a)
+        assert [reader.get(f"d{i}") for i in range(0, 2000, 3) if i != 5] == [
+            str(i).encode() for i in range(0, 2000, 3) if i != 5]
+        assert reader.get("d5") is None
+    finally:
+        cluster.stop()
