@@ -61,6 +61,7 @@ class RequestReader:
         self._history_size = 0
         self._history_done = 0  # commands hiredis returned from the history
         self._history_last: list[bytes] | None = None  # the last one, if its chunk had one
+        self._clean_end = True
 
     def feed_fast(self, data: bytes) -> bool:
         """Hand `data` to hiredis if the fast path can take it; False = use `feed`."""
@@ -74,16 +75,19 @@ class RequestReader:
                 return False
         elif _BIG_COUNT.search(data):
             return False
-        if self._history and _BIG_COUNT.search(self._history[-1][-8:] + data[:8]):
+        # A header split between the previous chunk and this one: only possible when the
+        # previous chunk did not end right after a command.
+        seam = self._history and not self._clean_end
+        if seam and _BIG_COUNT.search(self._history[-1][-8:] + data[:8]):
             return False
         # hiredis returns a '+simple' or '=verbatim' element as bytes, like a bulk string;
         # Redis refuses them ("expected '$'"), so such chunks go down the exact path.
-        if data.find(b"\r\n+") >= 0 or data.find(b"\r\n=") >= 0 or (
-            self._history and _NOT_BULK.search(self._history[-1][-2:] + data[:2])
+        if data.find(b"\r\n+") >= 0 or data.find(b"\r\n=") >= 0 or data[:1] in (b"+", b"=") or (
+            seam and _NOT_BULK.search(self._history[-1][-2:] + data[:2])
         ):
             return False
         if self._low_limit is not None and (self._low_limit.search(data) or (
-            self._history and self._low_limit.search(self._history[-1][-12:] + data[:12])
+            seam and self._low_limit.search(self._history[-1][-12:] + data[:12])
         )):
             return False
         self.hiredis.feed(data)
@@ -95,7 +99,11 @@ class RequestReader:
         self._history_size += len(data)
         self._history_done += done
         self._history_last = last if done else None
-        if self.hiredis.has_data() and (
+        pending = self.hiredis.has_data()
+        # Probably between commands (a command ended the chunk and hiredis holds nothing);
+        # `at_boundary` makes sure when it matters.
+        self._clean_end = done > 0 and not pending
+        if pending and (
             _BIG_BULK.search(data) or _BIG_BULK.search(self._history[-2][-10:] + data[:10]
                                                        if len(self._history) > 1 else b"")
         ):
