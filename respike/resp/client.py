@@ -171,6 +171,30 @@ class Client(asyncio.Protocol):
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self.closing or self.blocked:
+            self._held(data)
+            return
+        reader = self.reader
+        if reader.feed_fast(data):  # the common case, kept to as few calls as possible
+            self._chunk, self._done, self._last = data, 0, None
+            clock = self.clock
+            clock.ms = self.last_active = _time_ns() // 1_000_000 + clock.offset_ms
+            self._drain_fast()
+            if reader.fast:
+                out = self._out
+                if out and not self.closing:
+                    self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+                    out.clear()
+                return
+        else:
+            try:
+                reader.feed(data)
+            except ProtocolError as exc:
+                self._protocol_error(str(exc))
+                return
+        self._drain()
+
+    def _held(self, data: bytes) -> None:
         if self.closing:
             return
         if self.blocked:
@@ -180,17 +204,6 @@ class Client(asyncio.Protocol):
             self.held_size += len(data)
             if self.held_size > HELD_LIMIT and self.transport is not None:
                 self.transport.pause_reading()
-            return
-        reader = self.reader
-        if reader.feed_fast(data):
-            self._chunk, self._done, self._last = data, 0, None
-        else:
-            try:
-                reader.feed(data)
-            except ProtocolError as exc:
-                self._protocol_error(str(exc))
-                return
-        self._drain()
 
     # --- the command loop --------------------------------------------------------------
 
