@@ -127,15 +127,17 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.addr = self.laddr = "?:0"
         self.reader = RequestReader(server.node_config["proto-max-bulk-len"])
+        self._out: list[bytes] = []
+        # What the hot loop binds on every read, bound once.
+        self._loop_ctx = (server.table.hot.get, self.execute, self._out.append, server.engine.waits)
         # Replies waiting behind one that is not ready yet; None when nothing waits.
         self.queue: deque[Any] | None = None
         self.blocked = False
         self.held: list[bytes] = []
         self.held_size = 0
         self.in_exec = False  # a queued command is running inside EXEC
-        self.proxied = False
-        self.last_write: tuple[int, int] | None = None  # (replication txn, replicas), for WAIT  # runs commands another node forwarded (see cluster/service.py)
-        self._out: list[bytes] = []
+        self.proxied = False  # runs commands another node forwarded (see cluster/service.py)
+        self.last_write: tuple[int, int] | None = None  # (replication txn, replicas), for WAIT
         self._chunk = b""
         self._done = 0
         self._last: list[bytes] | None = None
@@ -239,12 +241,9 @@ class Client(asyncio.Protocol):
         """
         reader = self.reader
         gets = reader.hiredis.gets
-        hot = self.server.table.hot.get
+        hot, execute, append, waits = self._loop_ctx
         done, last = self._done, self._last
         start = done
-        execute = self.execute
-        append = self._out.append
-        waits = self.waits
         countdown = self._countdown  # time one command in SAMPLE_EVERY (see resp/stats.py)
         # Only commands that go through `execute` can change these two.
         special, queued = self.special, self.queue is not None
