@@ -67,11 +67,11 @@ class RequestReader:
         """Hand `data` to hiredis if the fast path can take it; False = use `feed`."""
         if not self.fast:
             return False
-        if data[:1] != b"*" and self.at_boundary():
+        first = data[:1]
+        if first != b"*" and self.at_boundary():
             return False  # an inline command
         if data.find(b"*", 1) < 0:
-            cr = data.find(b"\r")
-            if data[:1] == b"*" and not 0 < cr < 8:
+            if first == b"*" and not 0 < data.find(b"\r") < 8:
                 return False
         elif _BIG_COUNT.search(data):
             return False
@@ -82,7 +82,7 @@ class RequestReader:
             return False
         # hiredis returns a '+simple' or '=verbatim' element as bytes, like a bulk string;
         # Redis refuses them ("expected '$'"), so such chunks go down the exact path.
-        if data.find(b"\r\n+") >= 0 or data.find(b"\r\n=") >= 0 or data[:1] in (b"+", b"=") or (
+        if b"\r\n+" in data or b"\r\n=" in data or first == b"+" or first == b"=" or (
             seam and _NOT_BULK.search(self._history[-1][-2:] + data[:2])
         ):
             return False
