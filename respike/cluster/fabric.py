@@ -38,10 +38,12 @@ def node_address(ip: str, service_port: int, fabric_port: int) -> str:
 
 
 class Fabric:
-    def __init__(self, bind_ip: str, fabric_port: int, on_message: Callable[[bytes], None]):
+    def __init__(self, bind_ip: str, fabric_port: int, on_message: Callable[[bytes], None],
+                 on_drained: Callable[[], None] | None = None):
         self.bind_ip = bind_ip
         self.fabric_port = fabric_port
         self.on_message = on_message
+        self.on_drained = on_drained  # after every burst of messages (send replies in one go)
         self.ctx = zmq.Context.instance()
         self.router = self.ctx.socket(zmq.ROUTER)
         self.router.setsockopt(zmq.LINGER, 0)
@@ -59,17 +61,21 @@ class Fabric:
 
     def _readable(self) -> None:
         router = self.router
+        got = False
         while router.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             try:
                 frames = router.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
                 break
+            got = True
             for data in frames[1:]:  # frame 0 is the sender's ZeroMQ identity
                 self.received += 1
                 try:
                     self.on_message(data)
                 except Exception:
                     log.exception("fabric message handling failed")
+        if got and self.on_drained is not None:
+            self.on_drained()
 
     def _socket(self, address: str) -> zmq.Socket:
         sock = self.peers.get(address)

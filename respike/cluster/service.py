@@ -65,7 +65,9 @@ class ClusterService:
             versions = restart_versions(self.store, list(self.store.spaces), 4096)
         self._wall, self._cpu = monotonic_ms(), time.process_time()
         self.core = ClusterNode(self._config(), self.store, self._wall, versions=versions)
-        self.fabric = Fabric(self.bind, self.fabric_port, self._on_bytes)
+        self.fabric = Fabric(self.bind, self.fabric_port, self._on_bytes, self._drained)
+        self._inbound_sends: list = []
+        self._flush_scheduled = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.active = False  # routing and replication on (a cluster of several nodes, or seeds)
         self.writes: dict[int, asyncio.Future] = {}
@@ -134,9 +136,24 @@ class ClusterService:
 
     def _on_bytes(self, data: bytes) -> None:
         now = self._now()
-        sends = self.core.receive_bytes(data, now)
+        self._inbound_sends += self.core.receive_bytes(data, now)
         if self.core.migrations.pending:  # start the next partition now, not at the next tick
-            sends += self.core.tick(now)
+            self._inbound_sends += self.core.tick(now)
+
+    def _flush_soon(self) -> None:
+        """Send what client commands produced once this loop step's work is done: every
+        replicated write of a pipeline leaves in one message per replica."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush_now)  # type: ignore[union-attr]
+
+    def _flush_now(self) -> None:
+        self._flush_scheduled = False
+        self._flush()
+
+    def _drained(self) -> None:
+        """A burst of fabric messages was handled: send every answer in one go per peer."""
+        sends, self._inbound_sends = self._inbound_sends, []
         self._flush(sends)
 
     def _flush(self, sends: list | None = None) -> None:
@@ -219,7 +236,7 @@ class ClusterService:
         plan = self.core.plan(ns.name)
         replicas = len(plan.parts[pid].replicas) - 1 if plan is not None else 0
         self.engine.last_replication = (txn, replicas)
-        self._flush()
+        self._flush_soon()
 
     def replicas_holding(self, write: tuple[int, int]) -> int:
         """How many replicas hold a write (WAIT): all of them once nothing is pending."""
@@ -301,7 +318,7 @@ class ClusterService:
             elif gate.kind != READY:
                 return ("down", gate.reason) if gate.kind != REMOTE else (REMOTE, gate.node)
         if waits:
-            self._flush()
+            self._flush_soon()
             return WAIT, waits
         return None
 
@@ -377,7 +394,7 @@ class ClusterService:
         fut = self.loop.create_future()  # type: ignore[union-attr]
         self.proxies[txn] = fut
         self.proxy_dest[txn] = dest
-        self._flush()
+        self._flush_soon()
         write = cmd is None or cmd.write
         try:
             reply = await fut
@@ -428,7 +445,7 @@ class ClusterService:
         except RecordError as exc:
             result = error(exc.reply_text())
         self._answer(event, result)
-        self._flush()
+        self._flush_soon()
 
     def _answer(self, event: ProxyRequested, reply: bytes) -> None:
         self.stats["proxy_in_complete"] += 1
@@ -444,7 +461,7 @@ class ClusterService:
                 fut = self.loop.create_future()  # type: ignore[union-attr]
                 self.proxies[txn] = fut
                 futures.append(fut)
-        self._flush()
+        self._flush_soon()
         return asyncio.gather(*futures) if futures else None
 
     # --- the Redis Cluster view (CLUSTER SLOTS/NODES/..., SCAN/KEYS/DBSIZE) --------------
@@ -495,7 +512,7 @@ class ClusterService:
         txn = self.core.proxy(node, ns, 0, 2, tuple(args), self._now())
         fut = self.loop.create_future()  # type: ignore[union-attr]
         self.proxies[txn] = fut
-        self._flush()
+        self._flush_soon()
         return parse_reply(await fut)
 
     def _internal_client(self, proto: int) -> Client:
