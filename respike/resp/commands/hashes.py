@@ -128,12 +128,11 @@ def hset(c, a):
         value = to_bin(raw) if raw[:1] in NUMERIC_START else raw
         fields = rec.value
         old = fields.get(name)
-        size = value_size_of(key, rec) + (len(raw) if value.__class__ is bytes else 8)
-        size += len(name) if old is None else -value_size(old)
-        if (size + len(key) + RECORD_OVERHEAD <= ns.max_record_size and ns.used_bytes < ns.stop_bytes
-                and len(name) <= ns.max_bin_name):
+        total = rec.size + (len(raw) if value.__class__ is bytes else 8) - (
+            -len(name) if old is None else len(old) if old.__class__ is bytes else value_size(old))
+        if total <= ns.max_record_size and ns.used_bytes < ns.stop_bytes and len(name) <= ns.max_bin_name:
             fields[name] = value
-            ns.write(key, rec, HASH, fields, size)
+            ns.write(key, rec, HASH, fields, total - len(key) - RECORD_OVERHEAD)
             return ONE if old is None else ZERO
     if rec is not None and rec.kind != HASH:
         raise RedisError(WRONGTYPE)
