@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 from ...engine.cdt.structs import RSet
+from ...engine.namespace import DEFAULT
 from ...engine.record import SET, Record, value_size_of
 from ...errors import SYNTAX, WRONGTYPE, RedisError
 from ..encode import EMPTY_ARRAY, NULL, ONE, ZERO, bulk, bulk_array, integer
@@ -58,17 +59,21 @@ def remove_members(ns, key: bytes, rec: Record, members, per_member: int) -> int
 
 def store_set(c, key: bytes, members) -> int:
     """Replace whatever `key` holds with a set of `members` (none: delete the key)."""
+    new = RSet(members)
+    return store_collection(c, key, SET, new, sum(map(len, new.pos)) + EO * len(new))
+
+
+def store_collection(c, key: bytes, kind: int, coll, size: int) -> int:
+    """Replace whatever `key` holds with a new set or sorted set (empty: delete the key),
+    as the *STORE commands do; returns its size."""
     ns = c.engine.namespace_for(key)
     rec = ns.get(key)
-    new = RSet(members)
-    if not new:
+    if not coll:
         if rec is not None:
             ns.delete(key, rec)
         return 0
-    size = sum(map(len, new.pos)) + EO * len(new)
-    ns.check(rec, key, size)
-    ns.write(key, rec, SET, new, size, -2)
-    return len(new)
+    ns.write(key, rec, kind, coll, size, DEFAULT)
+    return len(coll)
 
 
 @command("sadd", -3, "write denyoom fast", (1, 1, 1), G, "Adds one or more members to a set. Creates the key if it doesn't exist.",

@@ -8,13 +8,12 @@ import math
 import struct
 
 from ...engine.cdt.structs import RSet, ZSet
-from ...engine.namespace import DEFAULT
 from ...engine.record import SET, ZSET, Record, format_float, value_size_of
 from ...errors import NOT_FLOAT, SYNTAX, WRONGTYPE, RedisError
 from ..encode import EMPTY_ARRAY, NULL, ZERO, bulk, bulk_array, double, integer
 from ..table import command
 from .args import scan_options, to_int
-from .sets import remove_members
+from .sets import remove_members, store_collection
 
 G = "sorted-set"
 ZO = 10  # bytes charged per member on top of its own: score + header (structs)
@@ -262,17 +261,8 @@ def _items(c, items: list[tuple[bytes, float]], withscores: bool) -> bytes:
 
 def store_zset(c, key: bytes, items) -> int:
     """Replace whatever `key` holds with a sorted set of (member, score) (none: delete it)."""
-    ns = c.engine.namespace_for(key)
-    rec = ns.get(key)
     zs = ZSet(items)
-    if not zs:
-        if rec is not None:
-            ns.delete(key, rec)
-        return 0
-    size = sum(map(len, zs.scores)) + ZO * len(zs)
-    ns.check(rec, key, size)
-    ns.write(key, rec, ZSET, zs, size, DEFAULT)
-    return len(zs)
+    return store_collection(c, key, ZSET, zs, sum(map(len, zs.scores)) + ZO * len(zs))
 
 
 # --- ZADD and friends -----------------------------------------------------------------------
