@@ -55,21 +55,6 @@ def parse_duration(value: Any) -> int:
     return int(m.group(1)) * _SECONDS[(m.group(2) or None) and m.group(2).lower()]
 
 
-def parse_millis(value: Any) -> int:
-    """Milliseconds from an integer or a string such as '150', '150ms', '2s'."""
-    if isinstance(value, bool):
-        raise ValueError("expected milliseconds such as 150, '150ms' or '2s'")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("must not be negative")
-        return value
-    m = _DURATION.match(str(value))
-    if not m or (m.group(2) or "ms").lower() not in ("ms", "s"):
-        raise ValueError("expected milliseconds such as 150, '150ms' or '2s'")
-    scale = 1000 if (m.group(2) or "").lower() == "s" else 1
-    return int(m.group(1)) * scale
-
-
 def parse_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value

@@ -13,7 +13,6 @@ from hashlib import blake2b
 N_SLOTS = 16384
 N_PARTITIONS = 4096
 SLOTS_PER_PARTITION = N_SLOTS // N_PARTITIONS
-DIGEST_SIZE = 20
 
 
 def hash_slot(key: bytes) -> int:
@@ -40,10 +39,6 @@ def digest_of(key: bytes, pid: int | None = None) -> bytes:
     if pid is None:
         pid = partition_of(key)
     return pid.to_bytes(2, "little") + blake2b(key, digest_size=18).digest()
-
-
-def digest_partition(digest: bytes) -> int:
-    return digest[0] | ((digest[1] & 0x0F) << 8)
 
 
 def split_key(key: bytes, namespaces: dict[bytes, object]) -> tuple[bytes | None, bytes, bytes]:

@@ -192,9 +192,6 @@ class Clustering:
 
     # --- leadership ---------------------------------------------------------------------
 
-    def is_principal(self) -> bool:
-        return self.view is not None and self.view.principal == self.node_id
-
     def _leads(self, hb: Heartbeat, now: int) -> bool:
         v = self.view
         if v is not None and v.principal == self.node_id:

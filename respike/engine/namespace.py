@@ -26,7 +26,6 @@ log = logging.getLogger("respike.engine")
 
 KEEP = -1  # void argument: leave the void-time as it is (new records get default-ttl)
 DEFAULT = -2  # void argument: the namespace's default-ttl, for new and existing records
-MAX_TTL_MS = 10 * 365 * 86400 * 1000
 
 
 class Clock:

@@ -56,11 +56,6 @@ def value_size_of(key: bytes, rec: Record | None) -> int:
     return 0 if rec is None else rec.size - len(key) - RECORD_OVERHEAD
 
 
-def next_generation(gen: int) -> int:
-    """16-bit generation that wraps 65535 -> 1 (0 means no record)."""
-    return 1 if gen >= MAX_GENERATION else gen + 1
-
-
 def parse_int(value: bytes) -> int | None:
     """Redis's string2ll: canonical signed 64-bit decimal only (no '+', spaces, leading 0s)."""
     if not 0 < len(value) <= 20:

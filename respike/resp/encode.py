@@ -19,7 +19,6 @@ EMPTY_ARRAY = b"*0\r\n"
 NULL = {2: b"$-1\r\n", 3: b"_\r\n"}
 NULL_ARRAY = {2: b"*-1\r\n", 3: b"_\r\n"}
 EMPTY_MAP = {2: b"*0\r\n", 3: b"%0\r\n"}
-EMPTY_SET = {2: b"*0\r\n", 3: b"~0\r\n"}
 
 
 class Status(str):

@@ -26,7 +26,6 @@ _BIG_COUNT = re.compile(rb"\*\d{7}")
 # A bulk length of 10^8 or more in a chunk that ends inside a command: hiredis would wait
 # for it, Redis answers at once when it is past proto-max-bulk-len.
 _BIG_BULK = re.compile(rb"\$\d{9}")
-_DIGITS = [len(b"%d" % n) for n in range(10000)]
 _NOT_BULK = re.compile(rb"\r\n[+=]")
 
 
@@ -170,15 +169,6 @@ class RequestReader:
             self.fast = True
             self._slow = None
         return cmd
-
-
-def encoded_size(args: list[bytes]) -> int:
-    """Bytes of `args` as a RESP multibulk request."""
-    size = 3 + len(b"%d" % len(args)) + 5 * len(args)
-    for arg in args:
-        n = len(arg)
-        size += n + (_DIGITS[n] if n < 10000 else len(b"%d" % n))
-    return size
 
 
 def _ends_with(data: bytes, last: list[bytes]) -> bool:

@@ -15,13 +15,11 @@ bytes by Redis commands.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from typing import Any
 
 import msgpack
 
-from ...errors import RecordError, ResultCode
 from ..record import LIST, SET, ZSET, bin_bytes, to_bin
 from .structs import OrderedList, OrderedMap, RSet, ZSet
 
@@ -94,17 +92,6 @@ def from_view(kind: int, value: Any) -> Any:
             items.append((m, score))
         return ZSet(items)
     return None
-
-
-def to_redis(kind: int, value: Any) -> Any:
-    """`from_view` for a native op on a Redis collection's bin: refuses what doesn't fit."""
-    out = from_view(kind, value)
-    if out is None:
-        what = {LIST: "a Redis list holds only strings and numbers (and is unordered)",
-                SET: "a Redis set is a map of strings or numbers to true",
-                ZSET: "a Redis sorted set is a map of strings or numbers to numeric scores"}[kind]
-        raise RecordError(ResultCode.INCOMPATIBLE_TYPE, what)
-    return out
 
 
 def is_collection(value: Any) -> bool:
@@ -195,7 +182,3 @@ def unpack_collection(kind: int, data: bytes) -> Any:
     if kind == SET:
         return RSet(items)
     return ZSet((items[i], float(items[i + 1])) for i in range(0, len(items), 2))
-
-
-def finite(score: float) -> bool:
-    return not math.isnan(score)

@@ -29,18 +29,6 @@ ELEMENT_OVERHEAD = 2
 SCORE_SIZE = 8
 
 
-def list_element_size(element: bytes) -> int:
-    return len(element) + ELEMENT_OVERHEAD
-
-
-def set_member_size(member: bytes) -> int:
-    return len(member) + ELEMENT_OVERHEAD
-
-
-def zset_member_size(member: bytes) -> int:
-    return len(member) + SCORE_SIZE + ELEMENT_OVERHEAD
-
-
 class OrderedList(list):
     """A list bin with Aerospike's ORDERED flag: kept sorted in value order."""
 

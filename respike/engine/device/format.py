@@ -290,9 +290,3 @@ def _parse_slow(buf, bseq: int, wbs: int) -> BlockRecords:
     hdr = gather_headers(buf, offs_a)
     return BlockRecords(offs_a, hdr, _set_names(buf, offs_a, hdr["set_len"]), False, corrupt,
                         skipped, stale)
-
-
-def decode_body(buf, off: int, length: int, set_len: int, key_len: int) -> tuple[bytes, bytes]:
-    """(key, packed value) of the record at `off`."""
-    k = off + RECORD_SIZE + set_len
-    return bytes(buf[k : k + key_len]), bytes(buf[k + key_len : off + length])

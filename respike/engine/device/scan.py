@@ -62,9 +62,6 @@ class ScanStats:
     salvaged_blocks: int = 0  # ... whose records were still read
     seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, float]:
-        return dict(self.__dict__)
-
 
 @dataclass
 class ScanResult:
