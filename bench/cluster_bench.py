@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import redis  # noqa: E402
+from common import redis_benchmark  # noqa: E402
 
 from respike.keyspace import N_PARTITIONS, partition_of  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
@@ -26,17 +26,7 @@ RF2 = "[namespaces.test]\nreplication-factor = 2\n"
 
 
 def rps(host: str, port: int, test: str, n: int, pipeline: int, extra: list[str] | None = None) -> float:
-    out = subprocess.run(["redis-benchmark", "-h", host, "-p", str(port), "-t", test, "-n", str(n), "-c", "50",
-                          "-P", str(pipeline), "-r", "1000000", "--csv", *(extra or [])],
-                         capture_output=True, text=True, timeout=900)
-    if out.returncode:
-        raise RuntimeError(f"redis-benchmark failed: {out.stdout[-300:]} {out.stderr[-300:]}")
-    out = out.stdout
-    for line in out.splitlines():
-        cells = [c.strip('"') for c in line.split(",")]
-        if cells[0] == test.upper():
-            return float(cells[1])
-    raise RuntimeError(f"no {test} result in: {out}")
+    return redis_benchmark(port, test, n, 50, pipeline, ["-r", "1000000", *(extra or [])], host=host)[0]
 
 
 def probe_keys() -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from device_common import device_toml, redis_benchmark, start_node, storage_info
+from common import device_toml, redis_benchmark, start_node, storage_info
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import argparse
 import shutil
 import sys
 
-from device_common import device_toml, median, redis_benchmark, start_node, start_redis
+from common import device_toml, median, redis_benchmark, start_node, start_redis, stop_redis
 
 
 def main() -> None:
@@ -54,9 +54,7 @@ def main() -> None:
                       f"{theirs[2]:.1f} |", flush=True)
     finally:
         node.cleanup()
-        redis.terminate()
-        redis.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_redis(redis, workdir)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 def child(n: int, mode: str) -> dict:
     import numpy as np
-    from device_common import rss_bytes
+    from common import rss_bytes
 
     from respike.engine.device.index import CNT_ONE, Index, trim_heap
     from respike.keyspace import N_PARTITIONS

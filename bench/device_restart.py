@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from device_common import device_toml, storage_info  # noqa: E402
+from common import device_toml, storage_info  # noqa: E402
 
 from respike.config import build_config  # noqa: E402
 from respike.engine.engine import Engine  # noqa: E402

@@ -16,54 +16,20 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from respike.process import NodeProcess, free_port, ping, wait_until  # noqa: E402
+from common import redis_benchmark, start_redis, stop_redis  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def start_redis(extra: list[str]) -> tuple[subprocess.Popen, int, str]:
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="bench-redis-")
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir, *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    wait_until(lambda: ping("127.0.0.1", port), 10, "redis-server")
-    return proc, port, workdir
+from respike.process import NodeProcess  # noqa: E402
 
 
 def run_benchmark(port: int, pid: int, test: str, pipeline: int, requests: int, clients: int,
                   extra: list[str] | None = None) -> tuple[float, float]:
     """(requests per second, server CPU microseconds per request)."""
-    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", test, "-n", str(requests),
-           "-c", str(clients), "-P", str(pipeline), "--csv", *(extra or [])]
-    before = cpu_seconds(pid)
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True).stdout
-    used = cpu_seconds(pid) - before
-    wanted = test.upper().replace("PING_MBULK", "PING_MBULK").split("_")[0]
-    for line in out.splitlines():
-        cells = [c.strip('"') for c in line.split(",")]
-        name = cells[0].replace(" ", "_").upper() if cells else ""
-        if len(cells) > 1 and (name.startswith(test.upper()) or (
-                name.startswith(wanted) and "LPUSH" not in name and test.upper() != "LPUSH")):
-            return float(cells[1]), used / requests * 1e6
-    for line in out.splitlines():  # a single test's only line
-        cells = [c.strip('"') for c in line.split(",")]
-        if cells and cells[0] != "test" and len(cells) > 1:
-            return float(cells[1]), used / requests * 1e6
-    raise RuntimeError(f"no result from redis-benchmark: {out}")
+    rps, _, cpu = redis_benchmark(port, test, requests, clients, pipeline, extra, pid)
+    return rps, cpu
 
 
 def compare(servers: dict[str, tuple[int, int]], tests: list[str], pipelines: list[int], requests: int,
@@ -117,9 +83,7 @@ def main() -> None:
         print_table(rows)
     finally:
         node.cleanup()
-        redis.terminate()
-        redis.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_redis(redis, workdir)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,7 @@ class EngineStore:
         return keys + list(tombs) if tombs else keys
 
     def get_copy(self, ns: str, pid: int, key: bytes) -> RecordCopy | None:
-        space = self.spaces[ns]
-        rec = space.storage.get(key)
-        if rec is not None:
-            return RecordCopy(rec.kind, pack_value(rec.kind, rec.value), rec.gen, rec.void, rec.lut)
-        tomb = space.tombstone(key, pid)
-        if tomb is not None:
-            return RecordCopy(0, b"", tomb[0], 0, tomb[1], True)
-        return None
+        return copy_in(self.spaces[ns], key, pid)
 
     def put_copy(self, ns: str, pid: int, key: bytes, copy: RecordCopy) -> None:
         value = None if copy.tombstone else unpack_value(copy.kind, copy.value)
@@ -41,10 +34,18 @@ class EngineStore:
         return space.storage.partition_count(pid) + (len(tombs) if tombs else 0)
 
 
-def copy_of(ns: Namespace, key: bytes, pid: int) -> RecordCopy:
-    """The copy a client write left behind (a tombstone after a delete)."""
+def copy_in(ns: Namespace, key: bytes, pid: int) -> RecordCopy | None:
+    """The namespace's copy of `key` as the cluster moves it: the record, a tombstone, or None."""
     rec = ns.storage.get(key)
     if rec is not None:
         return RecordCopy(rec.kind, pack_value(rec.kind, rec.value), rec.gen, rec.void, rec.lut)
-    tomb = ns.tombstone(key, pid) or (1, ns.clock.ms)
-    return RecordCopy(0, b"", tomb[0], 0, tomb[1], True)
+    tomb = ns.tombstone(key, pid)
+    if tomb is not None:
+        return RecordCopy(0, b"", tomb[0], 0, tomb[1], True)
+    return None
+
+
+def copy_of(ns: Namespace, key: bytes, pid: int) -> RecordCopy:
+    """The copy a client write left behind (a delete leaves a tombstone)."""
+    copy = copy_in(ns, key, pid)
+    return copy if copy is not None else RecordCopy(0, b"", 1, 0, ns.clock.ms, True)

@@ -390,11 +390,8 @@ class ClusterService:
     async def _proxy(self, client: Client, dest: int, targets: dict, args: list[bytes],
                      cmd: Command | None = None) -> bytes:
         ns, pid = next(iter(targets))
-        txn = self.core.proxy(dest, ns, pid, client.proto, tuple(args), self._now())
-        fut = self.loop.create_future()  # type: ignore[union-attr]
-        self.proxies[txn] = fut
+        txn, fut = self._forward(dest, args, client.proto, ns, pid)
         self.proxy_dest[txn] = dest
-        self._flush_soon()
         write = cmd is None or cmd.write
         try:
             reply = await fut
@@ -453,15 +450,7 @@ class ClusterService:
 
     def broadcast(self, args: list[bytes]) -> Any:
         """Run a command on every other member (truncation); completes when all answered."""
-        futures = []
-        ns = next(iter(self.store.spaces))
-        for node, _ in self.members():
-            if node != self.core.node_id:
-                txn = self.core.proxy(node, ns, 0, 2, tuple(args), self._now())
-                fut = self.loop.create_future()  # type: ignore[union-attr]
-                self.proxies[txn] = fut
-                futures.append(fut)
-        self._flush_soon()
+        futures = [self._forward(node, args, 2)[1] for node, _ in self.members() if node != self.core.node_id]
         return asyncio.gather(*futures) if futures else None
 
     # --- the Redis Cluster view (CLUSTER SLOTS/NODES/..., SCAN/KEYS/DBSIZE) --------------
@@ -508,12 +497,16 @@ class ClusterService:
         if node == self.core.node_id:
             reply = self._internal_client(2).execute(list(args))
             return parse_reply(reply if reply.__class__ is bytes else await reply)
-        ns = next(iter(self.store.spaces))
-        txn = self.core.proxy(node, ns, 0, 2, tuple(args), self._now())
+        return parse_reply(await self._forward(node, args, 2)[1])
+
+    def _forward(self, dest: int, args: list[bytes], proto: int, ns: str | None = None,
+                 pid: int = 0) -> tuple[int, asyncio.Future]:
+        """Send a command to another node; its reply completes the returned future."""
+        txn = self.core.proxy(dest, ns or next(iter(self.store.spaces)), pid, proto, tuple(args), self._now())
         fut = self.loop.create_future()  # type: ignore[union-attr]
         self.proxies[txn] = fut
         self._flush_soon()
-        return parse_reply(await fut)
+        return txn, fut
 
     def _internal_client(self, proto: int) -> Client:
         client = self._internal.get(proto)

@@ -8,13 +8,37 @@ from decimal import Decimal
 from functools import lru_cache
 
 from ...engine.record import INT64_MAX, INT64_MIN, parse_int
-from ...errors import NOT_FLOAT, NOT_INTEGER, SYNTAX, RedisError
+from ...errors import (
+    MUST_BE_POSITIVE,
+    NOT_FLOAT,
+    NOT_INTEGER,
+    NOT_SYMMETRIC_INT64,
+    SYNTAX,
+    RedisError,
+)
 
 
 def to_int(value: bytes, text: str = NOT_INTEGER) -> int:
     number = parse_int(value)
     if number is None:
         raise RedisError(text)
+    return number
+
+
+def to_count(value: bytes) -> int:
+    """The optional count of LPOP/RPOP, SPOP, ZPOPMIN/ZPOPMAX: an integer >= 0."""
+    number = parse_int(value)
+    if number is None or number < 0:
+        raise RedisError(MUST_BE_POSITIVE)
+    return number
+
+
+def to_signed_count(value: bytes) -> int:
+    """A count whose sign picks a direction (SRANDMEMBER, HRANDFIELD, LPOS RANK): Redis
+    negates it, so INT64_MIN is refused."""
+    number = to_int(value)
+    if number == INT64_MIN:
+        raise RedisError(NOT_SYMMETRIC_INT64)
     return number
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from zlib import crc32
 
 from ...engine.record import (
     HASH,
@@ -30,7 +31,15 @@ from ...errors import (
 )
 from ..encode import EMPTY_ARRAY, EMPTY_MAP, NULL, OK, ONE, ZERO, array, bulk, bulk_array, integer
 from ..table import command
-from .args import format_decimal, in_int64, parse_cursor, scan_options, to_decimal, to_int
+from .args import (
+    format_decimal,
+    in_int64,
+    parse_cursor,
+    scan_options,
+    to_decimal,
+    to_int,
+    to_signed_count,
+)
 
 G = "hash"
 SMALL_HASH = 512  # HSCAN answers a hash this small in one step, as Redis does for listpacks
@@ -312,7 +321,6 @@ def scan_slice(items: list, cursor: int, count: int) -> tuple[int, list]:
     ones are walked in crc32 order (cursor = 1 + the hash to resume from)."""
     if len(items) <= SMALL_HASH:  # like a Redis listpack: all at once, whatever the cursor
         return 0, items
-    from zlib import crc32
 
     start = cursor - 1 if cursor else 0
     ordered = sorted((h, item) for item in items if (h := crc32(item[0] if isinstance(item, tuple) else item)) >= start)
@@ -333,9 +341,7 @@ def hrandfield(c, a):
             return NULL[c.proto]
         return bulk(random.choice(list(rec.value)))
     # Redis checks the arguments before it looks at the key
-    count = to_int(a[2])
-    if count == -(1 << 63):
-        raise RedisError("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+    count = to_signed_count(a[2])
     withvalues = len(a) == 4 and a[3].upper() == b"WITHVALUES"
     if len(a) > 4 or (len(a) == 4 and not withvalues):
         raise RedisError(SYNTAX)

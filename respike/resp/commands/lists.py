@@ -27,11 +27,10 @@ from ...errors import (
 from ..client import Blocking
 from ..encode import EMPTY_ARRAY, NULL, NULL_ARRAY, OK, ZERO, bulk, bulk_array, error, integer
 from ..table import command
-from .args import to_int
+from .args import to_count, to_int, to_signed_count
 
 G = "list"
 EO = 2  # bytes charged per element on top of its own (structs.ELEMENT_OVERHEAD)
-MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 
@@ -109,11 +108,7 @@ def rpushx(c, a):
 def _pop(c, a, left: bool, name: str) -> bytes:
     if len(a) > 3:
         raise RedisError(wrong_arity(name))
-    count = None
-    if len(a) == 3:
-        count = to_int(a[2], MUST_BE_POSITIVE)
-        if count < 0:
-            raise RedisError(MUST_BE_POSITIVE)
+    count = to_count(a[2]) if len(a) == 3 else None
     key = a[1]
     ns, rec = _list(c, key, True)
     if rec is None:
@@ -305,9 +300,7 @@ def lpos(c, a):
         if i + 1 >= len(a):
             raise RedisError(SYNTAX)
         if opt == b"RANK":
-            rank = to_int(a[i + 1])
-            if rank < -(1 << 63) + 1:
-                raise RedisError("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+            rank = to_signed_count(a[i + 1])
             if rank == 0:
                 raise RedisError("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
                                  "or use negative to start from the end of the list")

@@ -11,13 +11,12 @@ from ...engine.record import SET, Record, value_size_of
 from ...errors import SYNTAX, WRONGTYPE, RedisError
 from ..encode import EMPTY_ARRAY, NULL, ONE, ZERO, bulk, bulk_array, integer
 from ..table import command
-from .args import scan_options, to_int
+from .args import scan_options, to_count, to_int, to_signed_count
 
 G = "set"
 EO = 2  # bytes charged per member on top of its own (structs.ELEMENT_OVERHEAD)
 SMALL_SET = 128  # SSCAN answers a set this small in one step
 MAX_COUNT = 1 << 32  # SRANDMEMBER -count beyond this would only exhaust memory
-OUT_OF_RANGE = "ERR value is out of range, must be positive"
 
 
 def _set(c, key: bytes, write: bool = False):
@@ -143,11 +142,7 @@ def spop(c, a):
     if len(a) > 3:
         raise RedisError(SYNTAX)
     key = a[1]
-    count = None
-    if len(a) == 3:
-        count = to_int(a[2], OUT_OF_RANGE)
-        if count < 0:
-            raise RedisError(OUT_OF_RANGE)
+    count = to_count(a[2]) if len(a) == 3 else None
     ns, rec = _set(c, key, True)
     if rec is None:
         return NULL[c.proto] if count is None else set_reply(c, ())
@@ -180,9 +175,7 @@ def srandmember(c, a):
         raise RedisError(SYNTAX)
     count = None
     if len(a) == 3:
-        count = to_int(a[2])
-        if count == -(1 << 63):
-            raise RedisError("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+        count = to_signed_count(a[2])
         if -count > MAX_COUNT:
             raise RedisError(f"ERR value is out of range (respike returns at most {MAX_COUNT} members)")
     _, rec = _set(c, a[1])

@@ -12,7 +12,7 @@ from ...engine.record import SET, ZSET, Record, format_float, value_size_of
 from ...errors import NOT_FLOAT, SYNTAX, WRONGTYPE, RedisError
 from ..encode import EMPTY_ARRAY, NULL, ZERO, bulk, bulk_array, double, integer
 from ..table import command
-from .args import scan_options, to_int
+from .args import scan_options, to_count, to_int
 from .sets import remove_members, store_collection
 
 G = "sorted-set"
@@ -20,7 +20,6 @@ ZO = 10  # bytes charged per member on top of its own: score + header (structs)
 NOT_FLOAT_RANGE = "ERR min or max is not a float"
 NOT_LEX_RANGE = "ERR min or max not valid string range item"
 NAN_SCORE = "ERR resulting score is not a number (NaN)"
-MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 SMALL_ZSET = 128  # ZSCAN answers a sorted set this small in one step (as Redis's listpacks)
 
 
@@ -549,11 +548,7 @@ def zrevrangebylex(c, a):
 def _zpop(c, a, reverse: bool, name: str) -> bytes:
     if len(a) > 3:
         raise RedisError(SYNTAX)
-    count = None
-    if len(a) == 3:
-        count = to_int(a[2], MUST_BE_POSITIVE)
-        if count < 0:
-            raise RedisError(MUST_BE_POSITIVE)
+    count = to_count(a[2]) if len(a) == 3 else None
     key = a[1]
     ns, rec = _zset(c, key, True)
     if rec is None or count == 0:

@@ -1,8 +1,10 @@
-"""Helpers shared by the device benchmarks (bench/device_*.py)."""
+"""Helpers shared by the benchmarks: starting servers, running redis-benchmark, reading a
+process's CPU time and memory."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -56,18 +58,32 @@ def start_redis(extra: list[str]) -> tuple[subprocess.Popen, int, str]:
 
 
 def redis_benchmark(port: int, test: str, requests: int, clients: int = 50, pipeline: int = 1,
-                    extra: list[str] | None = None, pid: int | None = None) -> tuple[float, float, float]:
-    """(requests per second, p50 ms, server CPU µs per request or 0)."""
-    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", test, "-n", str(requests),
+                    extra: list[str] | None = None, pid: int | None = None,
+                    host: str = "127.0.0.1") -> tuple[float, float, float]:
+    """(requests per second, p50 ms, server CPU µs per request or 0) of one redis-benchmark test.
+
+    Tests that run a preparation first (LRANGE_* pushes a list) report several lines; the
+    one named after `test` is taken."""
+    cmd = ["redis-benchmark", "-h", host, "-p", str(port), "-t", test, "-n", str(requests),
            "-c", str(clients), "-P", str(pipeline), "--csv", *(extra or [])]
     before = cpu_seconds(pid) if pid else 0.0
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True).stdout
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if run.returncode:
+        raise RuntimeError(f"redis-benchmark failed: {run.stdout[-300:]} {run.stderr[-300:]}")
     used = (cpu_seconds(pid) - before) if pid else 0.0
-    for line in out.splitlines():
-        cells = [c.strip('"') for c in line.split(",")]
-        if cells and cells[0] != "test" and len(cells) > 4:
-            return float(cells[1]), float(cells[4]), used / requests * 1e6
-    raise RuntimeError(f"no result from redis-benchmark: {out}")
+    rows = [[c.strip('"') for c in line.split(",")] for line in run.stdout.splitlines()]
+    rows = [r for r in rows if len(r) > 4 and r[0] != "test"]
+    named = [r for r in rows if r[0].replace(" ", "_").upper().startswith(test.upper())]
+    if not named and not rows:
+        raise RuntimeError(f"no result from redis-benchmark: {run.stdout}")
+    row = (named or rows)[-1]
+    return float(row[1]), float(row[4]), used / requests * 1e6
+
+
+def stop_redis(proc: subprocess.Popen, workdir: str) -> None:
+    proc.terminate()
+    proc.wait(10)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def median(values) -> float:
