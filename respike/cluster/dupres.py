@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import ResultCode
 from .messages import DupResReply, DupResRequest, Send, Status
+from .outstanding import Outstanding
 from .records import ConflictPolicy, RecordCopy, wins
 
 
@@ -48,14 +49,7 @@ class DupResOutcome:
     best: RecordCopy | None
 
 
-class DupResolution:
-    def __init__(self, timeout_ms: int, resend_ms: int):
-        self.timeout_ms = timeout_ms
-        self.resend_ms = resend_ms
-        self.next_txn = 1
-        self.pending: dict[int, PendingDupRes] = {}
-        self.done: list[DupResOutcome] = []
-
+class DupResolution(Outstanding[PendingDupRes, DupResOutcome]):
     def start(
         self,
         cluster_key: int,
@@ -66,8 +60,7 @@ class DupResolution:
         policy: ConflictPolicy,
         now: int,
     ) -> tuple[int, list[Send]]:
-        txn = self.next_txn
-        self.next_txn += 1
+        txn = self.new_txn()
         d = PendingDupRes(
             txn,
             cluster_key,
@@ -80,7 +73,7 @@ class DupResolution:
             now + self.resend_ms,
         )
         self.pending[txn] = d
-        msg = DupResRequest(cluster_key, txn, ns, pid, key)
+        msg = self.request(d)
         return txn, [Send(n, msg) for n in holders]
 
     def on_reply(self, src: int, msg: DupResReply) -> None:
@@ -90,9 +83,8 @@ class DupResolution:
         if msg.status == Status.NOT_READY:
             return
         if msg.status != Status.OK:
-            self._finish(
+            self.fail(
                 d,
-                False,
                 ResultCode.CLUSTER_KEY_MISMATCH,
                 f"duplicate holder {src:016x} refused ({Status(msg.status).name})",
             )
@@ -111,30 +103,15 @@ class DupResolution:
                 if not d.waiting:
                     self._finish(d, True, ResultCode.OK, "")
 
-    def tick(self, now: int) -> list[Send]:
-        sends: list[Send] = []
-        for d in list(self.pending.values()):
-            if now >= d.deadline:
-                self._finish(
-                    d,
-                    False,
-                    ResultCode.TIMEOUT,
-                    "duplicate resolution timed out; nothing was applied",
-                )
-            elif now >= d.next_send:
-                d.next_send = now + self.resend_ms
-                msg = DupResRequest(d.cluster_key, d.txn, d.ns, d.pid, d.key)
-                sends.extend(Send(n, msg) for n in sorted(d.waiting))
-        return sends
+    def request(self, d: PendingDupRes) -> DupResRequest:
+        return DupResRequest(d.cluster_key, d.txn, d.ns, d.pid, d.key)
 
-    def fail_all(self, code: int, message: str) -> None:
-        for d in list(self.pending.values()):
-            self._finish(d, False, code, message)
+    def expire(self, d: PendingDupRes) -> None:
+        self.fail(d, ResultCode.TIMEOUT, "duplicate resolution timed out; nothing was applied")
+
+    def fail(self, d: PendingDupRes, code: int, message: str) -> None:
+        self._finish(d, False, code, message)
 
     def _finish(self, d: PendingDupRes, ok: bool, code: int, message: str) -> None:
         self.pending.pop(d.txn, None)
         self.done.append(DupResOutcome(d.txn, ok, code, message, d.ns, d.pid, d.key, d.best))
-
-    def take_done(self) -> list[DupResOutcome]:
-        done, self.done = self.done, []
-        return done

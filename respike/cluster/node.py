@@ -643,8 +643,7 @@ class ClusterNode:
         view = self.view
         if r.kind != LOCAL or view is None or self.plans is None:
             self._mark_diverged(ns, pid)
-            txn = self.replication.next_txn
-            self.replication.next_txn += 1
+            txn = self.replication.new_txn()
             self.events.append(
                 WriteDone(
                     txn,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..errors import ResultCode
 from .events import ProxyDone
 from .messages import ProxyRequest, ProxyResponse, Send
+from .outstanding import Outstanding
 
 
 @dataclass(slots=True)
@@ -21,18 +22,13 @@ class PendingProxy:
     deadline: int
 
 
-class Proxies:
-    def __init__(self, timeout_ms: int):
-        self.timeout_ms = timeout_ms
-        self.next_txn = 1
-        self.pending: dict[int, PendingProxy] = {}
-        self.done: list[ProxyDone] = []
+class Proxies(Outstanding[PendingProxy, ProxyDone]):
+    """Never re-sent: the command may not be idempotent."""
 
     def start(
         self, dest: int, ns: str, pid: int, resp_proto: int, args: tuple[bytes, ...], now: int
     ) -> tuple[int, Send]:
-        txn = self.next_txn
-        self.next_txn += 1
+        txn = self.new_txn()
         self.pending[txn] = PendingProxy(txn, dest, now + self.timeout_ms)
         return txn, Send(dest, ProxyRequest(txn, ns, pid, resp_proto, tuple(args)))
 
@@ -43,12 +39,6 @@ class Proxies:
         del self.pending[msg.txn]
         self.done.append(ProxyDone(msg.txn, msg.result, msg.reply))
 
-    def tick(self, now: int) -> None:
-        for p in list(self.pending.values()):
-            if now >= p.deadline:
-                del self.pending[p.txn]
-                self.done.append(ProxyDone(p.txn, ResultCode.TIMEOUT, b""))
-
-    def take_done(self) -> list[ProxyDone]:
-        done, self.done = self.done, []
-        return done
+    def expire(self, p: PendingProxy) -> None:
+        del self.pending[p.txn]
+        self.done.append(ProxyDone(p.txn, ResultCode.TIMEOUT, b""))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ..errors import ResultCode
 from .events import WriteDone
 from .messages import ReplicaAck, ReplicaWrite, Send, Status
+from .outstanding import Outstanding
 from .records import RecordCopy
 
 
@@ -40,14 +41,10 @@ class PendingWrite:
     acked: set[int] = field(default_factory=set)
 
 
-class Replication:
+class Replication(Outstanding[PendingWrite, WriteDone]):
     def __init__(self, timeout_ms: int, resend_ms: int, ack_before_replicas: bool = False):
-        self.timeout_ms = timeout_ms
-        self.resend_ms = resend_ms
+        super().__init__(timeout_ms, resend_ms)
         self.ack_before_replicas = ack_before_replicas
-        self.next_txn = 1
-        self.pending: dict[int, PendingWrite] = {}
-        self.done: list[WriteDone] = []
         self.writes_replicated = 0
         self.write_timeouts = 0
         # (ns, pid) of writes that were applied here but not confirmed by every replica
@@ -65,8 +62,7 @@ class Replication:
         now: int,
     ) -> tuple[int, list[Send]]:
         """Replicate an applied write; returns its txn id and the copies to send."""
-        txn = self.next_txn
-        self.next_txn += 1
+        txn = self.new_txn()
         report_now = not wait_all or not replicas or self.ack_before_replicas
         if report_now:
             self.done.append(WriteDone(txn, True, ResultCode.OK, ""))
@@ -85,7 +81,7 @@ class Replication:
             report_now,
         )
         self.pending[txn] = w
-        msg = ReplicaWrite(cluster_key, txn, ns, pid, key, copy)
+        msg = self.request(w)
         return txn, [Send(n, msg) for n in replicas]
 
     def on_ack(self, src: int, msg: ReplicaAck) -> None:
@@ -103,41 +99,28 @@ class Replication:
         elif msg.status == Status.NOT_READY:
             return  # the replica is still finishing the exchange; the re-send will do
         else:
-            self._fail(
+            self.fail(
                 w,
                 ResultCode.CLUSTER_KEY_MISMATCH,
                 f"replica {src:016x} refused the write ({Status(msg.status).name}); it was applied on "
                 "the master, outcome unknown",
             )
 
-    def tick(self, now: int) -> list[Send]:
-        sends: list[Send] = []
-        for w in list(self.pending.values()):
-            if now >= w.deadline:
-                self.write_timeouts += 1
-                missing = ",".join(f"{n:016x}" for n in sorted(w.waiting))
-                self._fail(
-                    w,
-                    ResultCode.TIMEOUT,
-                    f"replica(s) {missing} did not acknowledge within the transaction timeout; "
-                    "the write was applied on the master, outcome unknown",
-                )
-            elif now >= w.next_send:
-                w.next_send = now + self.resend_ms
-                msg = ReplicaWrite(w.cluster_key, w.txn, w.ns, w.pid, w.key, w.copy)
-                sends.extend(Send(n, msg) for n in sorted(w.waiting))
-        return sends
+    def request(self, w: PendingWrite) -> ReplicaWrite:
+        return ReplicaWrite(w.cluster_key, w.txn, w.ns, w.pid, w.key, w.copy)
 
-    def fail_all(self, code: int, message: str) -> None:
-        for w in list(self.pending.values()):
-            self._fail(w, code, message)
+    def expire(self, w: PendingWrite) -> None:
+        self.write_timeouts += 1
+        missing = ",".join(f"{n:016x}" for n in sorted(w.waiting))
+        self.fail(
+            w,
+            ResultCode.TIMEOUT,
+            f"replica(s) {missing} did not acknowledge within the transaction timeout; "
+            "the write was applied on the master, outcome unknown",
+        )
 
-    def _fail(self, w: PendingWrite, code: int, message: str) -> None:
+    def fail(self, w: PendingWrite, code: int, message: str) -> None:
         self.pending.pop(w.txn, None)
         self.diverged.append((w.ns, w.pid))
         if not w.reported:
             self.done.append(WriteDone(w.txn, False, code, message))
-
-    def take_done(self) -> list[WriteDone]:
-        done, self.done = self.done, []
-        return done
