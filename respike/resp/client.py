@@ -50,10 +50,27 @@ class Held:
         self.reply = reply
         self.waits = waits
 
-    def done(self) -> bool:
-        return all(w.done() for w in self.waits) and (
-            self.reply.__class__ is bytes or self.reply.__class__ is Held and self.reply.done()
-            or hasattr(self.reply, "done") and self.reply.done())
+    def pending(self) -> asyncio.Future | None:
+        """The first acknowledgement or reply not ready yet; None once all are."""
+        for w in self.waits:
+            if not w.done():
+                return w
+        reply = self.reply
+        if reply.__class__ is bytes:
+            return None
+        if reply.__class__ is Held:
+            return reply.pending()
+        if not isinstance(reply, asyncio.Future):  # a coroutine: runs once the waits are done
+            reply = self.reply = asyncio.ensure_future(reply)
+        return None if reply.done() else reply
+
+    def cancel(self) -> None:
+        """The client left: stop its own reply (the waits are shared with other writes)."""
+        reply = self.reply
+        if reply.__class__ is Held or isinstance(reply, asyncio.Future):
+            reply.cancel()
+        elif reply.__class__ is not bytes:
+            reply.close()  # a coroutine that never started
 
     def result(self) -> bytes:
         for w in self.waits:
@@ -128,6 +145,7 @@ class Client(asyncio.Protocol):
         self.addr = self.laddr = "?:0"
         self.reader = RequestReader(server.node_config["proto-max-bulk-len"])
         self._out: list[bytes] = []
+        self.unflushed = False  # waits in server.flush_later for its replies to be written
         # What the hot loop binds on every read, bound once.
         self._loop_ctx = (server.table.hot.get, self.execute, self._out.append, server.engine.waits)
         # Replies waiting behind one that is not ready yet; None when nothing waits.
@@ -183,10 +201,9 @@ class Client(asyncio.Protocol):
             clock.ms = self.last_active = _time_ns() // 1_000_000 + clock.offset_ms
             self._drain_fast()
             if reader.fast:
-                out = self._out
-                if out and not self.closing:
-                    self.transport.write(out[0] if len(out) == 1 else b"".join(out))
-                    out.clear()
+                if self._out and not self.unflushed:
+                    self.unflushed = True
+                    self.server.flush_later(self)
                 return
         else:
             try:
@@ -438,28 +455,34 @@ class Client(asyncio.Protocol):
             reply = asyncio.ensure_future(reply)
         if self.queue is None:
             self.queue = deque((reply,))
-            asyncio.ensure_future(self._write_queue())
+            if not self._wait_for(reply):
+                asyncio.get_running_loop().call_soon(self._pump)
         else:
             self.queue.append(reply)
 
-    async def _write_queue(self) -> None:
+    def _wait_for(self, item: Any) -> bool:
+        """Have `_pump` called once `item` is ready; False if it is ready now.
+
+        A callback on the future, not a Task per held reply: a group commit releases
+        many connections at once, and this is each one's whole cost."""
+        pending = item.pending() if item.__class__ is Held else (None if item.done() else item)
+        if pending is None:
+            return False
+        pending.add_done_callback(self._pump)
+        return True
+
+    def _pump(self, _ready: Any = None) -> None:
         """Write queued replies in order as they become ready; everything ready at once
         goes out in one write (a group commit releases a whole batch together)."""
         queue = self.queue
-        assert queue is not None
+        if queue is None:
+            return
         ready: list[bytes] = []
         while queue:
             item = queue[0]
-            if item.__class__ is not bytes and not item.done():
-                if ready:
-                    self._write(ready)
-                if item.__class__ is Held:
-                    try:
-                        await item.wait()
-                    except Exception:  # noqa: S110 - read back by _result below
-                        pass
-                else:
-                    await asyncio.wait((item,))
+            if item.__class__ is not bytes and self._wait_for(item):
+                self._write(ready)
+                return
             queue.popleft()
             ready.append(item if item.__class__ is bytes else _result(item))
             if self.blocked and not any(i.__class__ is not bytes for i in queue):
@@ -492,6 +515,7 @@ class Client(asyncio.Protocol):
         out.clear()
 
     def _protocol_error(self, text: str) -> None:
+        self._flush()
         if self.transport is not None and not self.closing:
             self.transport.write(error(text))
             self.closing = True

@@ -38,6 +38,22 @@ class RespServer:
         self.rejected_connections = 0
         self._ids = itertools.count(1)
         self._server: asyncio.base_events.Server | None = None
+        self._unflushed: list[Client] = []
+
+    def flush_later(self, client: Client) -> None:
+        """Write `client`'s replies once this loop iteration has read every ready
+        connection, as Redis does before it sleeps: replies to many connections go out
+        back to back, so a client process waiting on them is woken once, not once per
+        reply (each wake-up costs the writer several microseconds of kernel time)."""
+        if not self._unflushed:
+            asyncio.get_running_loop().call_soon(self.flush_all)
+        self._unflushed.append(client)
+
+    def flush_all(self) -> None:
+        clients, self._unflushed = self._unflushed, []
+        for client in clients:
+            client.unflushed = False
+            client._flush()
 
     def next_client_id(self) -> int:
         return next(self._ids)

@@ -1276,7 +1276,10 @@ class DeviceStorage:
         buf = self.mem.get(g)
         if buf is None:
             buf = await self.loop.run_in_executor(self._rd, self._read_block, g)  # type: ignore[union-attr]
-        recs = parse_block(buf, self.bseq[g], self.wbs)
+        # A block still waiting for its write is this process's own bytes up to its end:
+        # no checksums to verify (its trailer may not even be there yet).
+        job = self.unwritten.get(g)
+        recs = parse_block(buf, self.bseq[g], self.wbs, None if job is None else job[2])
         if recs.corrupt:
             log.warning("namespace %s: defrag found %d corrupt records in block %d", self.name, recs.corrupt, g)
         hdr = recs.hdr
