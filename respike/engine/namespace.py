@@ -96,6 +96,7 @@ class Namespace:
         self.last_lut = 0
         self.stop_writes = False
         self._lookup = self.storage.get
+        self._lookup_meta = self.storage.get_meta
         self.stop_reason = ""
         self.apply_settings()
         attach = getattr(self.storage, "attach", None)
@@ -225,7 +226,7 @@ class Namespace:
 
     def replace(self, key: bytes, kind: int, value: object, value_size: int, void: int = DEFAULT) -> Record:
         """Write `key` whatever it held before (Aerospike's REPLACE): SET's hot path."""
-        rec = self._lookup(key)
+        rec = self._lookup_meta(key)
         if rec is not None and (rec.void or self.cutoffs):
             rec = self.get(key)
         return self.write(key, rec, kind, value, value_size, void)

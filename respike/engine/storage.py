@@ -25,6 +25,11 @@ class Storage(Protocol):
 
     def get(self, key: bytes) -> Record | None: ...
 
+    def get_meta(self, key: bytes) -> Record | None:
+        """The record, its value possibly not decoded (None): for a write that replaces
+        the whole value and only needs generation, times and size."""
+        ...
+
     def put(self, key: bytes, pid: int, rec: Record, created: bool) -> None: ...
 
     def delete(self, key: bytes, pid: int, rec: Record) -> None: ...
@@ -62,7 +67,7 @@ class MemoryStorage:
         self.records: dict[bytes, Record] = {}
         self.parts: list[set[bytes]] = [set() for _ in range(N_PARTITIONS)]
         # Bound once: the namespace's hot path calls this directly.
-        self.get = self.records.get
+        self.get = self.get_meta = self.records.get
 
     def put(self, key: bytes, pid: int, rec: Record, created: bool) -> None:
         if created:

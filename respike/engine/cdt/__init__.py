@@ -156,6 +156,8 @@ def _ext_hook(code: int, data: bytes) -> Any:
 
 
 def pack_plain(value: Any) -> bytes:
+    if value.__class__ is bytes and len(value) < 256:  # a short string: msgpack bin 8, inline
+        return b"\xc4%c%s" % (len(value), value)
     return msgpack.packb(value, use_bin_type=True, strict_types=True, default=_ext)
 
 

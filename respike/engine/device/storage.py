@@ -675,7 +675,10 @@ class DeviceStorage:
             return None
         return data, 0
 
-    def get(self, key: bytes) -> Record | None:
+    def get_meta(self, key: bytes) -> Record | None:
+        return self.get(key, False)
+
+    def get(self, key: bytes, value: bool = True) -> Record | None:
         hit = self.rcache.get(key)
         if hit is not None:
             self._ck, self._cpid, self._ch, self._cj = key, hit[1], hit[2], hit[3]
@@ -705,6 +708,8 @@ class DeviceStorage:
             return None
         buf, off = found
         _, _, n, _, _, kind, sl, _, _, gen, _, kl, lsize, void, lut = RECORD.unpack_from(buf, off)
+        if not value:
+            return Record(kind, None, gen, void, lut, lsize)
         v = off + RECORD_SIZE + sl + kl
         rec = Record(kind, unpack_value(kind, buf[v : off + n]), gen, void, lut, lsize)
         if kind == STRING:
