@@ -1,7 +1,7 @@
 """CPU cost of the request path without sockets: feed a node's client pipelined chunks
 as redis-benchmark sends them and time the Python work per command.
 
-    python bench/hotpath.py [--profile] [--n 200000] [--pipeline 16] [--device]
+    python bench/hotpath.py [--profile] [--n 200000] [--pipeline 16] [--device] [--keys 1]
 
 This is a profiling aid for the hot path (parse, dispatch, engine, encode); the
 throughput figures that count are the redis-benchmark ones in bench/redis_compare.py.
@@ -49,7 +49,7 @@ class NullTransport:
         pass
 
 
-async def run(n: int, pipeline: int, profile: bool, device: bool) -> None:
+async def run(n: int, pipeline: int, profile: bool, device: bool, keys: int) -> None:
     data_dir = tempfile.mkdtemp(prefix="respike-hot-")
     toml = {"namespaces": {"test": {"storage-engine": "device", "file-size": "2G"}}} if device else {}
     node = Node(build_config(toml, {"data-dir": data_dir}))
@@ -57,20 +57,20 @@ async def run(n: int, pipeline: int, profile: bool, device: bool) -> None:
     client = Client(node.server)
     client.connection_made(NullTransport())
     for name, args in WORKLOADS.items():
-        chunk = encode_command(args) * pipeline
+        chunks = _chunks(args, pipeline, keys)
         feed, flush = client.data_received, node.server.flush_all
         rounds = n // pipeline
         if profile:
             import cProfile
 
             with cProfile.Profile() as prof:
-                await _rounds(feed, flush, chunk, rounds)
+                await _rounds(feed, flush, chunks, rounds)
             prof.print_stats("tottime")
             continue
         best = float("inf")
         for _ in range(5):  # CPU time (the device writer thread's too), best of 5: the machine is shared
             start = time.process_time()
-            await _rounds(feed, flush, chunk, rounds)
+            await _rounds(feed, flush, chunks, rounds)
             best = min(best, time.process_time() - start)
         print(f"{name:5s} P{pipeline}: {best / (rounds * pipeline) * 1e9:7.0f} ns/command")
     for ns in node.engine.namespaces.values():
@@ -78,10 +78,19 @@ async def run(n: int, pipeline: int, profile: bool, device: bool) -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def _rounds(feed, flush, chunk: bytes, rounds: int) -> None:
+def _chunks(args: list[bytes], pipeline: int, keys: int) -> list[bytes]:
+    """What redis-benchmark -r KEYS sends: `pipeline` commands per read, keys in turn."""
+    if keys <= 1:
+        return [encode_command(args) * pipeline]
+    return [b"".join(encode_command([a.replace(b"__rand_int__", b"%012d" % ((r * pipeline + j) % keys))
+                                     for a in args]) for j in range(pipeline))
+            for r in range(-(-keys // pipeline))]
+
+
+async def _rounds(feed, flush, chunks: list[bytes], rounds: int) -> None:
     """One read per round, then what the loop does before it polls again."""
     for i in range(rounds):
-        feed(chunk)
+        feed(chunks[i % len(chunks)])
         flush()  # RespServer.flush_later's callback
         if not i & 7:
             await asyncio.sleep(0)  # let the device writer, defrag and syncs run
@@ -93,8 +102,9 @@ def main() -> None:
     parser.add_argument("--pipeline", type=int, default=16)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--device", action="store_true", help="a device namespace (file in a temp dir)")
+    parser.add_argument("--keys", type=int, default=1, help="distinct keys, as redis-benchmark -r (with --device the tight loop can outrun defrag)")
     args = parser.parse_args()
-    asyncio.run(run(args.n, args.pipeline, args.profile, args.device))
+    asyncio.run(run(args.n, args.pipeline, args.profile, args.device, args.keys))
 
 
 if __name__ == "__main__":
