@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import threading
 
 import pytest
@@ -139,6 +140,22 @@ def test_kill9_under_load_keeps_every_acknowledged_write(start_node, tmp_path):
             lost.append(key)
     assert not lost, f"{len(lost)} acknowledged writes lost, e.g. {lost[:3]}"
     assert storage_info(proc)["start_mode"] == "scan"
+
+
+def test_client_leaving_while_its_writes_wait_for_the_sync(start_node, tmp_path):
+    """Replies held for commit-to-device are dropped, not sent, when their client leaves;
+    the writes themselves still complete and the node carries on undisturbed."""
+    proc = start_node(device_config(commit_to_device="true"), data_dir=str(tmp_path))
+    burst = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n" % (len(k), k)
+                     for k in (b"gone:%d" % i for i in range(500)))
+    for _ in range(20):
+        with socket.create_connection((proc.host, proc.port), timeout=10) as sock:
+            sock.sendall(burst)  # and leave at once, replies unread
+    r = client(proc)
+    wait_until(lambda: r.get(b"gone:499") == b"v", 10, "the abandoned writes to complete")
+    assert r.set(b"after", b"ok") and r.get(b"after") == b"ok"
+    log = proc.log()
+    assert "Traceback" not in log and "Error" not in log, log[-2000:]
 
 
 # --- (b) deletes, overwrites, expiry, truncation across restarts ----------------------------
