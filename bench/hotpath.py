@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+import uvloop
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from respike.config import build_config  # noqa: E402
@@ -54,6 +56,7 @@ async def run(n: int, pipeline: int, profile: bool, device: bool, keys: int) -> 
     toml = {"namespaces": {"test": {"storage-engine": "device", "file-size": "2G"}}} if device else {}
     node = Node(build_config(toml, {"data-dir": data_dir}))
     await node._start_storage()
+    node.server.loop = asyncio.get_running_loop()  # what RespServer.start binds
     client = Client(node.server)
     client.connection_made(NullTransport())
     for name, args in WORKLOADS.items():
@@ -104,7 +107,7 @@ def main() -> None:
     parser.add_argument("--device", action="store_true", help="a device namespace (file in a temp dir)")
     parser.add_argument("--keys", type=int, default=1, help="distinct keys, as redis-benchmark -r (with --device the tight loop can outrun defrag)")
     args = parser.parse_args()
-    asyncio.run(run(args.n, args.pipeline, args.profile, args.device, args.keys))
+    uvloop.run(run(args.n, args.pipeline, args.profile, args.device, args.keys))  # as the server
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ class RespServer:
         self._ids = itertools.count(1)
         self._server: asyncio.base_events.Server | None = None
         self._unflushed: list[Client] = []
+        # Bound at start: asyncio.get_running_loop() costs a getpid() system call each time.
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def flush_later(self, client: Client) -> None:
         """Write `client`'s replies once this loop iteration has read every ready
@@ -46,7 +48,7 @@ class RespServer:
         back to back, so a client process waiting on them is woken once, not once per
         reply (each wake-up costs the writer several microseconds of kernel time)."""
         if not self._unflushed:
-            asyncio.get_running_loop().call_soon(self.flush_all)
+            (self.loop or asyncio.get_running_loop()).call_soon(self.flush_all)
         self._unflushed.append(client)
 
     def flush_all(self) -> None:
@@ -71,7 +73,7 @@ class RespServer:
             self.node.commands_done += client.commands_done
 
     async def start(self, host: str, port: int) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: Client(self), host, port, backlog=511, reuse_address=True
         )
