@@ -81,7 +81,9 @@ class RequestReader:
             return False
         # hiredis returns a '+simple' or '=verbatim' element as bytes, like a bulk string;
         # Redis refuses them ("expected '$'"), so such chunks go down the exact path.
-        if b"\r\n+" in data or b"\r\n=" in data or first == b"+" or first == b"=" or (
+        # (Most chunks hold neither byte; `int in bytes` is a memchr, `bytes in bytes` costs
+        # ten times more.)
+        if ((43 in data or 61 in data) and (first == b"+" or first == b"=" or _NOT_BULK.search(data))) or (
             seam and _NOT_BULK.search(self._history[-1][-2:] + data[:2])
         ):
             return False
