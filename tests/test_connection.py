@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import redis
 from redis.backoff import NoBackoff
@@ -227,3 +229,19 @@ def test_killed_client_does_not_disturb_others(node, r):
         wait_until(victim.is_closed, 5, "the victim to be closed")
     assert r.get("k") == b"v"
     assert r.ping() is True
+
+
+@pytest.mark.parametrize("payload,expected", [
+    (b"PING\r\n", b"+PONG\r\n"),
+    (b"*3\r\n$3\r\nSET\r\n$2\r\nhc\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$2\r\nhc\r\n", b"+OK\r\n$1\r\nv\r\n"),
+])
+def test_client_that_half_closes_still_gets_its_replies(node, payload, expected):
+    """`printf ... | nc` sends its commands and then its FIN: replies are written once per
+    loop iteration, after the read that also sees the end of the stream."""
+    with socket.create_connection((node.host, node.port), timeout=10) as sock:
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    assert data == expected
