@@ -89,6 +89,34 @@ def test_stop_writes_refuses_writes_and_serves_reads(start_node):
         assert namespace_stats(c)["stop_writes"] == "0"
 
 
+IN_PLACE = [("HDEL", "h", "a"), ("HINCRBY", "h", "b", "1"), ("LPOP", "l"), ("RPOP", "l"), ("LREM", "l", "0", "x"),
+            ("LTRIM", "l", "1", "1"), ("LSET", "l", "0", "w"), ("LMOVE", "l", "l", "LEFT", "RIGHT"),
+            ("SREM", "s", "m1"), ("SPOP", "s"), ("SMOVE", "s", "s2", "m1"), ("ZREM", "z", "a"), ("ZPOPMIN", "z"),
+            ("ZREMRANGEBYSCORE", "z", "0", "9")]
+
+
+def test_stop_writes_refuses_in_place_changes_before_they_happen(start_node):
+    """Pops and removes change a collection in place: at stop-writes they answer error 8
+    and the collection is exactly as it was (they used to answer 8 after changing it)."""
+    node = start_node("[namespaces.test]\nmemory-size = '64K'\nstop-writes-used-pct = 50\n")
+    with RawClient.to(node) as c:
+        c.call("HSET", "h", "a", "1", "b", "2")
+        c.call("RPUSH", "l", "x", "y", "x")
+        c.call("SADD", "s", "m1", "m2")
+        c.call("ZADD", "z", "1", "a", "2", "b")
+        def state():
+            return [c.call("HGETALL", "h"), c.call("LRANGE", "l", "0", "-1"),
+                    sorted(c.call("SMEMBERS", "s")), c.call("ZRANGE", "z", "0", "-1", "WITHSCORES")]
+        i = 0
+        while not isinstance(c.call("SET", f"fill{i}", "x" * 500), Exception):
+            i += 1
+            assert i < 200
+        before = state()
+        for cmd in IN_PLACE:
+            assert coded(c.error(*cmd), "OUT_OF_SPACE", 8), cmd
+            assert state() == before, cmd
+
+
 def test_stop_writes_mark_changes_at_run_time(start_node):
     node = start_node("[namespaces.test]\nmemory-size = '64K'\n")
     with RawClient.to(node) as c:

@@ -163,6 +163,10 @@ class Namespace:
                 ResultCode.RECORD_TOO_BIG,
                 f"record of {size} bytes exceeds max-record-size {self.max_record_size}",
             )
+        self._check_space()
+        return size
+
+    def _check_space(self) -> None:
         if self.stop_writes:
             self.stats.client_write_error += 1
             raise RecordError(ResultCode.OUT_OF_SPACE, self.stop_reason)
@@ -172,7 +176,14 @@ class Namespace:
                 ResultCode.OUT_OF_SPACE,
                 f"namespace {self.name} is at stop-writes (memory used over stop-writes-used-pct)",
             )
-        return size
+
+    def get_for_change(self, key: bytes) -> Record | None:
+        """`get` for a command that changes the record's value in place (pops, removes):
+        at stop-writes it is refused here, before anything changes, as every write is."""
+        rec = self.get(key)
+        if rec is not None and (self.stop_writes or self.used_bytes >= self.stop_bytes):
+            self._check_space()
+        return rec
 
     def write(
         self,

@@ -69,7 +69,7 @@ def _jsonable(value: object) -> object:
 
 def _hash(c, key: bytes, write: bool = False):
     ns = c.engine.namespace_for(key)
-    rec = ns.get(key) if write else ns.read(key)
+    rec = ns.get_for_change(key) if write else ns.read(key)
     if rec is not None and rec.kind != HASH:
         raise RedisError(WRONGTYPE)
     return ns, rec

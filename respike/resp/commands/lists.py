@@ -40,7 +40,7 @@ def _list(c, key: bytes, write: bool = False):
     if waiters is not None and waiters.ready:
         waiters.flush(c)
     ns = c.engine.namespace_for(key)
-    rec = ns.get(key) if write else ns.read(key)
+    rec = ns.get_for_change(key) if write else ns.read(key)
     if rec is not None and rec.kind != LIST:
         raise RedisError(WRONGTYPE)
     return ns, rec

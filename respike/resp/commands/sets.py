@@ -21,7 +21,7 @@ MAX_COUNT = 1 << 32  # SRANDMEMBER -count beyond this would only exhaust memory
 
 def _set(c, key: bytes, write: bool = False):
     ns = c.engine.namespace_for(key)
-    rec = ns.get(key) if write else ns.read(key)
+    rec = ns.get_for_change(key) if write else ns.read(key)
     if rec is not None and rec.kind != SET:
         raise RedisError(WRONGTYPE)
     return ns, rec

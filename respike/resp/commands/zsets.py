@@ -25,7 +25,7 @@ SMALL_ZSET = 128  # ZSCAN answers a sorted set this small in one step (as Redis'
 
 def _zset(c, key: bytes, write: bool = False):
     ns = c.engine.namespace_for(key)
-    rec = ns.get(key) if write else ns.read(key)
+    rec = ns.get_for_change(key) if write else ns.read(key)
     if rec is not None and rec.kind != ZSET:
         raise RedisError(WRONGTYPE)
     return ns, rec
