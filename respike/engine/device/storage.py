@@ -32,7 +32,7 @@ import numpy as np
 from ...config import ConfigError, NamespaceConfig
 from ...errors import RecordError, ResultCode
 from ...keyspace import N_PARTITIONS, hash_slot, split_key
-from ..record import STRING, Record, pack_value, unpack_value
+from ..record import HASH, Record, pack_value, unpack_value
 from ..smd import open_smd, release_smd
 from . import checkpoint as ckpt
 from .format import (
@@ -83,7 +83,8 @@ RESERVE_BLOCKS = 1
 # Sealed blocks waiting for the disk beyond this refuse writes (Aerospike's max-write-cache).
 MAX_WRITE_QUEUE = 64 << 20
 TICK = 0.25
-RECORD_CACHE = 4096  # decoded string records kept (see DeviceStorage.rcache)
+RECORD_CACHE = 4096  # decoded string and hash records kept (see DeviceStorage.rcache)
+RECORD_CACHE_MAX = 16 << 10  # ... of at most this size: the cache stays under 64 MiB
 DEFRAG_SLICE = 256  # records moved between two yields to the loop
 DEFRAG_BATCH = 4  # blocks moved out before one sync and erase
 DEFRAG_BATCH_URGENT = 64
@@ -292,9 +293,11 @@ class DeviceStorage:
         self._cpid = 0
         self._ch = b""
         self._cj = -1
-        # Recently used string records, decoded: key -> [record, pid, hash, entry number].
-        # A string's value is immutable, so (like the memory engine) the record itself is
-        # handed out; the namespace commits every change through put().
+        # Recently used small string and hash records (kind <= HASH), decoded:
+        # key -> [record, pid, hash, entry number]. As in the memory engine, the record
+        # itself is handed out: commands change a hash only once its write is sure to be
+        # accepted, the namespace commits every change through put(), and a put() that
+        # fails drops the entry.
         self.rcache: OrderedDict[bytes, list] = OrderedDict()
         # Statistics.
         self.start_mode = ""
@@ -712,7 +715,7 @@ class DeviceStorage:
             return Record(kind, None, gen, void, lut, lsize)
         v = off + RECORD_SIZE + sl + kl
         rec = Record(kind, unpack_value(kind, buf[v : off + n]), gen, void, lut, lsize)
-        if kind == STRING:
+        if kind <= HASH and lsize <= RECORD_CACHE_MAX:
             self._remember(key, rec, pid, h, s - 1)
         return rec
 
@@ -809,7 +812,7 @@ class DeviceStorage:
             j = self._cj = index.insert(pid, d0, d1, loc, m1, low | CNT_ONE)
             index.live += 1
             index.nlive[pid] += 1
-        if kind == STRING:
+        if kind <= HASH and rec.size <= RECORD_CACHE_MAX:
             hit = self.rcache.get(key)
             if hit is None:
                 self._remember(key, rec, pid, h, j)
