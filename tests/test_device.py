@@ -234,6 +234,22 @@ def test_overwrites_many_times_the_file_run_in_fixed_space(start_node, tmp_path)
         assert r.dbsize() == keys
 
 
+def test_long_pipelines_cannot_outrun_defrag_into_stop_writes(start_node, tmp_path):
+    """Pipelines of 8,000 overwrites (8.8 MB, over half the 16 MiB device, each): once free
+    blocks run short a writing connection takes no further command until defrag catches
+    up, instead of filling the device (this answered thousands of error 8 before)."""
+    proc = start_node(device_config(), data_dir=str(tmp_path))
+    r = client(proc)
+    for n in range(6):
+        pipe = r.pipeline(transaction=False)
+        for k in range(8000):
+            pipe.set(b"key:%d" % k, b"%06d:%06d:" % (k, n) + b"x" * 986)
+        assert all(x is True for x in pipe.execute(raise_on_error=False))
+    info = storage_info(proc)
+    assert int(info["throttled_writes"]) > 0 and info["stop_writes"] == "0"
+    assert r.get(b"key:7999")[:14] == b"007999:000005:"
+
+
 # --- (d) damaged tail ------------------------------------------------------------------------
 
 

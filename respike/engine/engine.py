@@ -6,6 +6,16 @@ from ..config import Config
 from .namespace import Clock, Namespace
 
 
+class Waits(list):
+    """Awaitables the current command's reply must wait for (see Engine.waits).
+
+    `throttle` is set when one of them is a device's relief (free blocks ran short): the
+    connection then takes no further command until it is done, so one long pipeline
+    cannot outrun defragmentation into stop-writes."""
+
+    throttle = False
+
+
 class Engine:
     def __init__(self, config: Config, clock: Clock | None = None, storage_factory=None):
         self.config = config
@@ -13,7 +23,7 @@ class Engine:
         # Awaitables a write must wait for before it is acknowledged (a device sync, replica
         # acknowledgements). Storage and replication append; the RESP layer drains it after
         # every command and holds that command's reply until they are done.
-        self.waits: list = []
+        self.waits = Waits()
         # A native command's COMMIT ALL|MASTER for the write it is making (None: the
         # namespace's commit-level); read by replication.
         self.request_commit: bool | None = None

@@ -427,11 +427,16 @@ class Client(asyncio.Protocol):
     def _after_waits(self, reply: Any) -> Any:
         """Hold a write's reply until storage and replicas acknowledged it (a failed
         acknowledgement becomes this command's error reply)."""
-        waits = list(self.waits)
-        self.waits.clear()
+        pending = self.waits
+        held = Held(reply, list(pending))
+        pending.clear()
         if self.engine.last_replication is not None:  # for WAIT
             self.last_write, self.engine.last_replication = self.engine.last_replication, None
-        return Held(reply, waits)
+        if pending.throttle:  # a device is short of free blocks: stop this pipeline too
+            pending.throttle = False
+            if not self.in_exec and not self.proxied:
+                return Blocking(held)
+        return held
 
     def _reject(self, text: str) -> bytes:
         if self.multi is not None:

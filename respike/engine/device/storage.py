@@ -997,6 +997,7 @@ class DeviceStorage:
         if fut is None:
             fut = self._relief = self.loop.create_future()
         self.waits.append(fut)
+        self.waits.throttle = True  # type: ignore[attr-defined]  # engine.Waits
         self.st["throttled_writes"] += 1
 
     def _release(self) -> None:
