@@ -291,3 +291,23 @@ def test_device_settings_are_checked_together(tmp_path):
     with pytest.raises(ConfigError, match="max-record-size"):
         build(a=dict(base, **{"max-record-size": "1M"}))
     build(a=dict(base), b=dict(base))  # a.dat and b.dat
+
+
+def test_replica_writes_leave_no_waits_for_client_commands(tmp_path):
+    """A replicated or migrated copy written to a commit-to-device namespace holds no client
+    reply: the sync it asks for must not be left in Engine.waits for the next command."""
+    from respike.cluster.engine_store import EngineStore
+    from respike.cluster.records import RecordCopy
+    from respike.engine.record import pack_value
+    from respike.keyspace import partition_of
+
+    async def main():
+        async with Node(str(tmp_path), **{"commit-to-device": True}) as n:
+            store = EngineStore(n.engine)
+            for i in range(3):
+                key = b"k%d" % i
+                store.put_copy("test", partition_of(key), key, RecordCopy(STRING, pack_value(STRING, b"v"), 1, 0, 1000 + i))
+            assert list(n.engine.waits) == [] and not n.engine.waits.throttle
+            assert n.get(b"k2") == b"v"
+
+    run(main())
