@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import ResultCode
 from .messages import DupResReply, DupResRequest, Send, Status
-from .outstanding import Outstanding
+from .outstanding import Resent
 from .records import ConflictPolicy, RecordCopy, wins
 
 
@@ -49,7 +49,7 @@ class DupResOutcome:
     best: RecordCopy | None
 
 
-class DupResolution(Outstanding[PendingDupRes, DupResOutcome]):
+class DupResolution(Resent[PendingDupRes, DupResOutcome]):
     def start(
         self,
         cluster_key: int,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from ..errors import ResultCode
 from .events import WriteDone
 from .messages import ReplicaAck, ReplicaWrite, Send, Status
-from .outstanding import Outstanding
+from .outstanding import Resent
 from .records import RecordCopy
 
 
@@ -41,7 +41,7 @@ class PendingWrite:
     acked: set[int] = field(default_factory=set)
 
 
-class Replication(Outstanding[PendingWrite, WriteDone]):
+class Replication(Resent[PendingWrite, WriteDone]):
     def __init__(self, timeout_ms: int, resend_ms: int, ack_before_replicas: bool = False):
         super().__init__(timeout_ms, resend_ms)
         self.ack_before_replicas = ack_before_replicas
