@@ -687,23 +687,11 @@ class DeviceStorage:
             self._ck, self._cpid, self._ch, self._cj = key, hit[1], hit[2], hit[3]
             self.st["record_cache_hits"] += 1
             return hit[0]
-        pid = hash_slot(key) >> 2
-        h = blake2b(key, digest_size=18).digest()
-        d0, d1 = _QQ.unpack_from(h)
-        index = self.index
-        ent = index.ents[pid]
-        tab = index.tabs[pid]
-        i = d0 & index.masks[pid]
-        s = tab[i]
-        while s:
-            k = s * W - W
-            if ent[k] == d0 and ent[k + 1] == d1:
-                break
-            i += 1
-            s = tab[i]
-        self._ck, self._cpid, self._ch, self._cj = key, pid, h, s - 1
-        if not s:
+        pid, h, _, _, j = self._resolve(key)
+        if j < 0:
             return None
+        ent = self.index.ents[pid]
+        k = j * W
         if ent[k + 4] & DEAD:
             return None
         found = self._locate(ent[k + 2])
@@ -716,7 +704,7 @@ class DeviceStorage:
         v = off + RECORD_SIZE + sl + kl
         rec = Record(kind, unpack_value(kind, buf[v : off + n]), gen, void, lut, lsize)
         if kind <= HASH and lsize <= RECORD_CACHE_MAX:
-            self._remember(key, rec, pid, h, s - 1)
+            self._remember(key, rec, pid, h, j)
         return rec
 
     def _remember(self, key: bytes, rec: Record, pid: int, h: bytes, j: int) -> None:

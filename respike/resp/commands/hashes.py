@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from functools import partial
 from zlib import crc32
 
 from ...engine.record import (
@@ -40,6 +41,7 @@ from .args import (
     to_int,
     to_signed_count,
 )
+from .typed import typed_record
 
 G = "hash"
 SMALL_HASH = 512  # HSCAN answers a hash this small in one step, as Redis does for listpacks
@@ -67,12 +69,7 @@ def _jsonable(value: object) -> object:
     return value
 
 
-def _hash(c, key: bytes, write: bool = False):
-    ns = c.engine.namespace_for(key)
-    rec = ns.get_for_change(key) if write else ns.read(key)
-    if rec is not None and rec.kind != HASH:
-        raise RedisError(WRONGTYPE)
-    return ns, rec
+_hash = partial(typed_record, HASH)
 
 
 def _fields(rec: Record | None) -> dict:

@@ -28,6 +28,7 @@ from ..client import Blocking
 from ..encode import EMPTY_ARRAY, NULL, NULL_ARRAY, OK, ZERO, bulk, bulk_array, error, integer
 from ..table import command
 from .args import to_count, to_int, to_signed_count
+from .typed import index_range, typed_record
 
 G = "list"
 EO = 2  # bytes charged per element on top of its own (structs.ELEMENT_OVERHEAD)
@@ -39,11 +40,7 @@ def _list(c, key: bytes, write: bool = False):
     waiters = c.server.waiters
     if waiters is not None and waiters.ready:
         waiters.flush(c)
-    ns = c.engine.namespace_for(key)
-    rec = ns.get_for_change(key) if write else ns.read(key)
-    if rec is not None and rec.kind != LIST:
-        raise RedisError(WRONGTYPE)
-    return ns, rec
+    return typed_record(LIST, c, key, write)
 
 
 def _commit(ns, key: bytes, rec: Record, dq: deque, size: int) -> None:
@@ -149,18 +146,6 @@ def _slice(dq: deque, start: int, stop: int) -> list[bytes]:
     return items
 
 
-def _clip(start: int, stop: int, n: int) -> tuple[int, int] | None:
-    if start < 0:
-        start += n
-    if stop < 0:
-        stop += n
-    if start < 0:
-        start = 0
-    if start > stop or start >= n:
-        return None
-    return start, min(stop, n - 1)
-
-
 @command("lrange", 4, "readonly", (1, 1, 1), G, "Returns a range of elements from a list.",
          "key start:integer stop:integer", complexity="O(S+N) where S is the distance of the start from the nearer end",
          example="LRANGE test:jobs 0 -1")
@@ -169,7 +154,7 @@ def lrange(c, a):
     _, rec = _list(c, a[1])
     if rec is None:
         return EMPTY_ARRAY
-    span = _clip(start, stop, len(rec.value))
+    span = index_range(start, stop, len(rec.value))
     if span is None:
         return EMPTY_ARRAY
     return bulk_array(_slice(rec.value, *span))
@@ -274,7 +259,7 @@ def ltrim(c, a):
         return OK
     dq = rec.value
     n = len(dq)
-    span = _clip(start, stop, n)
+    span = index_range(start, stop, n)
     size = value_size_of(key, rec)
     if span is None:
         ns.delete(key, rec)

@@ -4,6 +4,7 @@ O(1) add, remove, membership and random member."""
 from __future__ import annotations
 
 import random
+from functools import partial
 
 from ...engine.cdt.structs import RSet
 from ...engine.namespace import DEFAULT
@@ -12,6 +13,7 @@ from ...errors import SYNTAX, WRONGTYPE, RedisError
 from ..encode import EMPTY_ARRAY, NULL, ONE, ZERO, bulk, bulk_array, integer
 from ..table import command
 from .args import scan_options, to_count, to_int, to_signed_count
+from .typed import typed_record
 
 G = "set"
 EO = 2  # bytes charged per member on top of its own (structs.ELEMENT_OVERHEAD)
@@ -19,12 +21,7 @@ SMALL_SET = 128  # SSCAN answers a set this small in one step
 MAX_COUNT = 1 << 32  # SRANDMEMBER -count beyond this would only exhaust memory
 
 
-def _set(c, key: bytes, write: bool = False):
-    ns = c.engine.namespace_for(key)
-    rec = ns.get_for_change(key) if write else ns.read(key)
-    if rec is not None and rec.kind != SET:
-        raise RedisError(WRONGTYPE)
-    return ns, rec
+_set = partial(typed_record, SET)
 
 
 def set_reply(c, members) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import struct
+from functools import partial
 
 from ...engine.cdt.structs import RSet, ZSet
 from ...engine.record import SET, ZSET, Record, format_float, value_size_of
@@ -14,6 +15,7 @@ from ..encode import EMPTY_ARRAY, NULL, ZERO, bulk, bulk_array, double, integer
 from ..table import command
 from .args import scan_options, to_count, to_int
 from .sets import remove_members, store_collection
+from .typed import index_range, typed_record
 
 G = "sorted-set"
 ZO = 10  # bytes charged per member on top of its own: score + header (structs)
@@ -23,12 +25,7 @@ NAN_SCORE = "ERR resulting score is not a number (NaN)"
 SMALL_ZSET = 128  # ZSCAN answers a sorted set this small in one step (as Redis's listpacks)
 
 
-def _zset(c, key: bytes, write: bool = False):
-    ns = c.engine.namespace_for(key)
-    rec = ns.get_for_change(key) if write else ns.read(key)
-    if rec is not None and rec.kind != ZSET:
-        raise RedisError(WRONGTYPE)
-    return ns, rec
+_zset = partial(typed_record, ZSET)
 
 
 # --- parsing doubles as Redis does (strtod) --------------------------------------------------
@@ -230,15 +227,10 @@ def lex_range(zs: ZSet, rng, reverse: bool, offset: int = 0, limit: int = -1) ->
 
 def rank_range(zs: ZSet, start: int, stop: int, reverse: bool) -> list[tuple[bytes, float]]:
     n = len(zs)
-    if start < 0:
-        start += n
-    if stop < 0:
-        stop += n
-    if start < 0:
-        start = 0
-    if start > stop or start >= n:
+    span = index_range(start, stop, n)
+    if span is None:
         return []
-    stop = min(stop, n - 1)
+    start, stop = span
     if reverse:
         items = zs.order.islice(n - 1 - stop, n - start, reverse=True)
     else:
