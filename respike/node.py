@@ -214,6 +214,7 @@ class Node:
     async def _sweep(self, ns: Namespace, evict_before: int) -> int:
         removed = 0
         for removed in ns.sweep(ns.clock(), evict_before):  # noqa: B007
+            self.engine.discard_waits()  # expiry and eviction answer no client
             await asyncio.sleep(0)
         return removed
 

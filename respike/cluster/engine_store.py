@@ -11,7 +11,7 @@ from .records import RecordCopy
 class EngineStore:
     def __init__(self, engine: Engine):
         self.spaces: dict[str, Namespace] = {ns.name: ns for ns in engine.namespaces.values()}
-        self.waits = engine.waits
+        self.discard_waits = engine.discard_waits  # replica and migration writes answer no client
 
     def partition_keys(self, ns: str, pid: int) -> list[bytes]:
         space = self.spaces[ns]
@@ -25,13 +25,11 @@ class EngineStore:
     def put_copy(self, ns: str, pid: int, key: bytes, copy: RecordCopy) -> None:
         value = None if copy.tombstone else unpack_value(copy.kind, copy.value)
         self.spaces[ns].apply_copy(key, pid, copy.kind, value, copy.gen, copy.void, copy.lut, copy.tombstone)
-        # A replica's or a migration's write holds no client reply: what storage asked to
-        # wait for (a device sync, relief) must not be left for the next client command.
-        self.waits.clear()
-        self.waits.throttle = False
+        self.discard_waits()
 
     def drop_partition(self, ns: str, pid: int) -> None:
         self.spaces[ns].drop_partition(pid)
+        self.discard_waits()
 
     def partition_count(self, ns: str, pid: int) -> int:
         space = self.spaces[ns]

@@ -22,7 +22,8 @@ class Engine:
         self.clock = clock if clock is not None else Clock()
         # Awaitables a write must wait for before it is acknowledged (a device sync, replica
         # acknowledgements). Storage and replication append; the RESP layer drains it after
-        # every command and holds that command's reply until they are done.
+        # every command and holds that command's reply until they are done. Writes that
+        # answer no client (replica copies, expiry, eviction) call `discard_waits`.
         self.waits = Waits()
         # A native command's COMMIT ALL|MASTER for the write it is making (None: the
         # namespace's commit-level); read by replication.
@@ -38,6 +39,12 @@ class Engine:
         self.default = self.namespaces[config.default_namespace.encode()]
         self._longest = max(len(n) for n in self.namespaces)
         self._initials = frozenset(n[:1] for n in self.namespaces)
+
+    def discard_waits(self) -> None:
+        """After writes that hold no client reply: what they asked to wait for must not be
+        left for the next client command (nor pile up on a node no client writes to)."""
+        self.waits.clear()
+        self.waits.throttle = False
 
     def namespace_for(self, key: bytes) -> Namespace:
         """`ns:...` selects a configured namespace; any other key is in the default one."""
