@@ -72,9 +72,7 @@ class DupResolution(Resent[PendingDupRes, DupResOutcome]):
             now + self.timeout_ms,
             now + self.resend_ms,
         )
-        self.pending[txn] = d
-        msg = self.request(d)
-        return txn, [Send(n, msg) for n in holders]
+        return txn, self.open(d, holders)
 
     def on_reply(self, src: int, msg: DupResReply) -> None:
         d = self.pending.get(msg.txn)

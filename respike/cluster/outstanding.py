@@ -76,6 +76,12 @@ class Resent(Outstanding[R, D]):
             msg = self.request(p)
             sends.extend(Send(n, msg) for n in sorted(p.waiting))
 
+    def open(self, p: R, peers: tuple[int, ...]) -> list[Send]:
+        """Keep `p` until answered or expired; returns the first sending of its request."""
+        self.pending[p.txn] = p
+        msg = self.request(p)
+        return [Send(n, msg) for n in peers]
+
     def fail_all(self, code: int, message: str) -> None:
         for p in list(self.pending.values()):
             self.fail(p, code, message)

@@ -80,9 +80,7 @@ class Replication(Resent[PendingWrite, WriteDone]):
             now + self.resend_ms,
             report_now,
         )
-        self.pending[txn] = w
-        msg = self.request(w)
-        return txn, [Send(n, msg) for n in replicas]
+        return txn, self.open(w, replicas)
 
     def on_ack(self, src: int, msg: ReplicaAck) -> None:
         w = self.pending.get(msg.txn)
