@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import subprocess
 import threading
 
 import pytest
@@ -24,6 +25,8 @@ from respike.engine.device.format import (
     unpack_block_header,
 )
 from respike.process import NodeProcess, wait_until
+
+from .helpers import RawClient
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -156,6 +159,41 @@ def test_client_leaving_while_its_writes_wait_for_the_sync(start_node, tmp_path)
     assert r.set(b"after", b"ok") and r.get(b"after") == b"ok"
     log = proc.log()
     assert "Traceback" not in log and "Error" not in log, log[-2000:]
+
+
+def test_failed_device_write_fails_every_write_it_would_have_acknowledged(start_node, tmp_path):
+    """The file system fills under a commit-to-device load (a sparse device file on a
+    1 MiB tmpfs): every write the failed group commit covered answers its own coded error,
+    also where a pipeline's replies were held together, and no write is acknowledged that
+    is not readable."""
+    small, data = tmp_path / "small", tmp_path / "data"
+    small.mkdir()
+    data.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(small)],
+                      capture_output=True).returncode:
+        pytest.skip("this machine does not let the tests mount a tmpfs")
+    try:
+        proc = start_node(device_config(commit_to_device="true", file=f'["{small}/test.dat"]'),
+                          data_dir=str(data))
+        value = b"v" * 8000
+        keys = [b"fill:%d" % i for i in range(400)]  # 3 MB of records for 1 MiB of tmpfs
+        with RawClient.to(proc) as raw:
+            for start in range(0, len(keys), 50):
+                raw.send(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$8000\r\n%s\r\n" % (len(k), k, value)
+                                  for k in keys[start : start + 50]))
+            replies = [raw.read() for _ in keys]  # one reply per command, in order
+            acked = [k for k, r in zip(keys, replies, strict=True) if r == b"OK"]
+            errors = {str(r) for r in replies if r != b"OK"}
+            assert acked and errors, (len(acked), errors)
+            assert any("device write failed" in e for e in errors), errors
+            assert all(e.endswith("(8)") or "device write failed" in e for e in errors), errors
+            for key in acked:
+                assert raw.call("GET", key) == value, key
+        assert proc.alive()
+    finally:
+        if "proc" in locals():
+            proc.stop()
+        subprocess.run(["umount", str(small)], check=False)
 
 
 # --- (b) deletes, overwrites, expiry, truncation across restarts ----------------------------

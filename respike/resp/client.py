@@ -42,13 +42,18 @@ _NO_AUTH_NEEDED = frozenset({"auth", "hello", "quit", "reset"})
 
 class Held:
     """A reply held until acknowledgements (device sync, replicas) complete; a failed one
-    becomes this command's error. Cheaper than a Task per write on the hot path."""
+    becomes this command's error. Cheaper than a Task per write on the hot path.
 
-    __slots__ = ("reply", "waits")
+    Consecutive writes of one connection that wait on the same acknowledgements (one
+    group commit) share a Held: `reply` holds their replies back to back, `count` says
+    how many commands they answer (each gets the error if the acknowledgement fails)."""
+
+    __slots__ = ("reply", "waits", "count")
 
     def __init__(self, reply: Any, waits: list):
         self.reply = reply
         self.waits = waits
+        self.count = 1
 
     def pending(self) -> asyncio.Future | None:
         """The first acknowledgement or reply not ready yet; None once all are."""
@@ -97,9 +102,9 @@ def _result(item: Any) -> bytes:
     try:
         return item.result()
     except RedisError as exc:
-        return error(exc.text)
+        return error(exc.text) * (item.count if item.__class__ is Held else 1)
     except RecordError as exc:
-        return error(exc.reply_text())
+        return error(exc.reply_text()) * (item.count if item.__class__ is Held else 1)
     except asyncio.CancelledError:
         return b""
     except Exception:
@@ -295,6 +300,8 @@ class Client(asyncio.Protocol):
                         reply = self._failed(spec, exc, cmd)
                     if waits:
                         reply = self._after_waits(reply)
+                        if reply is None:  # joined the held reply before it
+                            continue
                     if reply.__class__ is bytes and not queued:
                         append(reply)
                         continue
@@ -426,16 +433,26 @@ class Client(asyncio.Protocol):
 
     def _after_waits(self, reply: Any) -> Any:
         """Hold a write's reply until storage and replicas acknowledged it (a failed
-        acknowledgement becomes this command's error reply)."""
+        acknowledgement becomes this command's error reply). None: the reply joined the
+        held reply queued just before it, which waits for the same acknowledgements."""
         pending = self.waits
-        held = Held(reply, list(pending))
-        pending.clear()
         if self.engine.last_replication is not None:  # for WAIT
             self.last_write, self.engine.last_replication = self.engine.last_replication, None
         if pending.throttle:  # a device is short of free blocks: stop this pipeline too
             pending.throttle = False
-            if not self.in_exec and not self.proxied:
-                return Blocking(held)
+            held = Held(reply, list(pending))
+            pending.clear()
+            return held if self.in_exec or self.proxied else Blocking(held)
+        queue = self.queue
+        if queue and reply.__class__ is bytes and not self.in_exec:
+            last = queue[-1]
+            if last.__class__ is Held and last.reply.__class__ is bytes and last.waits == pending:
+                last.reply += reply
+                last.count += 1
+                pending.clear()
+                return None
+        held = Held(reply, list(pending))
+        pending.clear()
         return held
 
     def _reject(self, text: str) -> bytes:
@@ -446,6 +463,8 @@ class Client(asyncio.Protocol):
     # --- replies -----------------------------------------------------------------------
 
     def _reply(self, reply: Any) -> None:
+        if reply is None:  # see _after_waits
+            return
         if reply.__class__ is bytes:
             if self.queue is None:
                 self._out.append(reply)
