@@ -64,7 +64,7 @@ class Node:
 
     def block_of(self, key: bytes) -> int:
         dev = self.dev
-        pid, _h, _d0, _d1, j = dev._resolve(key)
+        _, pid, _dg, _d0, _d1, j = dev._resolve(key)
         loc = dev.index.ents[pid][j * 5 + 2]
         return (loc & ((1 << 40) - 1)) >> dev.ushift
 

@@ -288,13 +288,12 @@ class DeviceStorage:
         self._flush_tail = False
         self.io_error = ""
         self._helper: SyncHelper | None = None
-        # The digest of the last key looked up (a write usually follows its read).
+        # The last key looked up (a write usually follows its read) and its lookup:
+        # [cached record or None, pid, 20-byte digest, d0, d1, entry number or -1].
         self._ck: bytes | None = None
-        self._cpid = 0
-        self._ch = b""
-        self._cj = -1
-        # Recently used small string and hash records (kind <= HASH), decoded:
-        # key -> [record, pid, hash, entry number]. As in the memory engine, the record
+        self._cl: list = [None, 0, b"", 0, 0, -1]
+        # Recently used small string and hash records (kind <= HASH), decoded: key -> its
+        # lookup list, as above, with the record first. As in the memory engine, the record
         # itself is handed out: commands change a hash only once its write is sure to be
         # accepted, the namespace commits every change through put(), and a put() that
         # fails drops the entry.
@@ -684,10 +683,11 @@ class DeviceStorage:
     def get(self, key: bytes, value: bool = True) -> Record | None:
         hit = self.rcache.get(key)
         if hit is not None:
-            self._ck, self._cpid, self._ch, self._cj = key, hit[1], hit[2], hit[3]
+            self._ck, self._cl = key, hit
             self.st["record_cache_hits"] += 1
             return hit[0]
-        pid, h, _, _, j = self._resolve(key)
+        c = self._resolve(key)
+        pid, j = c[1], c[5]
         if j < 0:
             return None
         ent = self.index.ents[pid]
@@ -704,14 +704,21 @@ class DeviceStorage:
         v = off + RECORD_SIZE + sl + kl
         rec = Record(kind, unpack_value(kind, buf[v : off + n]), gen, void, lut, lsize)
         if kind <= HASH and lsize <= RECORD_CACHE_MAX:
-            self._remember(key, rec, pid, h, j)
+            self._remember(key, c, rec)
         return rec
 
-    def _remember(self, key: bytes, rec: Record, pid: int, h: bytes, j: int) -> None:
+    def _remember(self, key: bytes, c: list, rec: Record) -> None:
+        """Cache `rec` in its lookup list `c`; c[0] is None whenever c is not cached."""
         cache = self.rcache
         if len(cache) >= RECORD_CACHE:
-            cache.popitem(last=False)
-        cache[key] = [rec, pid, h, j]
+            cache.popitem(last=False)[1][0] = None
+        c[0] = rec
+        cache[key] = c
+
+    def _uncache(self, key: bytes) -> None:
+        hit = self.rcache.pop(key, None)
+        if hit is not None:
+            hit[0] = None
 
     def _load(self, loc: int) -> tuple[bytes, Record] | None:
         found = self._locate(loc)
@@ -733,30 +740,31 @@ class DeviceStorage:
         k = off + RECORD_SIZE + sl
         return bytes(buf[k : k + kl])
 
-    def _resolve(self, key: bytes) -> tuple[int, bytes, int, int, int]:
-        """(pid, 18-byte hash, d0, d1, entry number or -1), reusing the last lookup."""
+    def _resolve(self, key: bytes) -> list:
+        """The key's lookup list (see `_cl`), reusing the last lookup: one list per key
+        looked up, shared with the record cache, so a read-then-write hashes once."""
         if key is self._ck or key == self._ck:
-            pid, h, j = self._cpid, self._ch, self._cj
-            d0, d1 = _QQ.unpack_from(h)
+            c = self._cl
+            j = c[5]
             if j >= 0:
-                ent = self.index.ents[pid]
+                ent = self.index.ents[c[1]]
                 k = j * W
-                if k + 1 < len(ent) and ent[k] == d0 and ent[k + 1] == d1:
-                    return pid, h, d0, d1, j
-            j = self.index.find(pid, d0, d1)
-            self._cj = j
-            return pid, h, d0, d1, j
+                if k + 1 < len(ent) and ent[k] == c[3] and ent[k + 1] == c[4]:
+                    return c
+            c[5] = self.index.find(c[1], c[3], c[4])
+            return c
         pid = hash_slot(key) >> 2
         h = blake2b(key, digest_size=18).digest()
         d0, d1 = _QQ.unpack_from(h)
-        j = self.index.find(pid, d0, d1)
-        self._ck, self._cpid, self._ch, self._cj = key, pid, h, j
-        return pid, h, d0, d1, j
+        c = self._cl = [None, pid, pid.to_bytes(2, "little") + h, d0, d1, self.index.find(pid, d0, d1)]
+        self._ck = key
+        return c
 
     # --- writes ------------------------------------------------------------------------
 
     def put(self, key: bytes, pid: int, rec: Record, created: bool) -> None:
-        pid, h, d0, d1, j = self._resolve(key)
+        c = self._resolve(key)
+        cached, pid, dg, d0, d1, j = c
         index = self.index
         if j >= 0:
             m2 = index.ents[pid][j * W + 4]
@@ -767,10 +775,10 @@ class DeviceStorage:
         kind = rec.kind
         gen, void, lut = rec.gen, rec.void, rec.lut
         try:
-            loc = self._append(pid.to_bytes(2, "little") + h, 0, kind, gen, void, lut, rec.size,
-                               self.set_names[sid], key, pack_value(kind, rec.value))
+            loc = self._append(dg, 0, kind, gen, void, lut, rec.size, self.set_names[sid], key,
+                               pack_value(kind, rec.value))
         except BaseException:
-            self.rcache.pop(key, None)  # the caller may have changed it already
+            self._uncache(key)  # the caller may have changed it already
             raise
         m1 = gen | lut << 16
         low = (void & VOID_MASK) | sid << SID_SHIFT
@@ -797,18 +805,16 @@ class DeviceStorage:
                 ent[k + 4] = low | m2 >> CNT_SHIFT << CNT_SHIFT
                 index.add_copy(pid, j)
         else:
-            j = self._cj = index.insert(pid, d0, d1, loc, m1, low | CNT_ONE)
+            j = c[5] = index.insert(pid, d0, d1, loc, m1, low | CNT_ONE)
             index.live += 1
             index.nlive[pid] += 1
         if kind <= HASH and rec.size <= RECORD_CACHE_MAX:
-            hit = self.rcache.get(key)
-            if hit is None:
-                self._remember(key, rec, pid, h, j)
+            if cached is None:
+                self._remember(key, c, rec)
             else:
-                hit[0] = rec
-                hit[3] = j
-        elif self.rcache:
-            self.rcache.pop(key, None)
+                c[0] = rec
+        elif cached is not None:
+            self._uncache(key)
         size = (loc >> 40) << 4
         self.live[(loc & ADDR_MASK) >> self.ushift] += size
         self.used += size
@@ -821,7 +827,7 @@ class DeviceStorage:
             self._relief_wait()
 
     def delete(self, key: bytes, pid: int, rec: Record) -> None:
-        pid, h, d0, d1, j = self._resolve(key)
+        _, pid, dg, _, _, j = self._resolve(key)
         if j < 0:
             return
         index = self.index
@@ -830,7 +836,7 @@ class DeviceStorage:
         m2 = ent[k + 4]
         if m2 & DEAD:
             return
-        self.rcache.pop(key, None)
+        self._uncache(key)
         sid = (m2 >> SID_SHIFT) & SID_MASK
         old = ent[k + 2]
         now = self.ns.clock() if self.ns is not None else _now_ms()
@@ -840,8 +846,7 @@ class DeviceStorage:
             self.st["expired_unwritten"] += 1
         else:
             lut = max(now, rec.lut)
-            loc = self._append(pid.to_bytes(2, "little") + h, F_TOMBSTONE, rec.kind, rec.gen, 0, lut, 0,
-                               self.set_names[sid], b"", b"")
+            loc = self._append(dg, F_TOMBSTONE, rec.kind, rec.gen, 0, lut, 0, self.set_names[sid], b"", b"")
             ent = index.ents[pid]
             ent[k + 2] = loc
             ent[k + 3] = rec.gen | lut << 16
@@ -1345,7 +1350,7 @@ class DeviceStorage:
                 if index.ents[pid][j * W + 4] & DEAD:
                     index.remove(pid, j)
                     index.dead -= 1
-                    if self._cpid == pid:
+                    if self._cl[1] == pid:
                         self._ck = None  # entry numbers moved
                 else:
                     log.error("namespace %s: live record lost its last counted copy", self.name)
@@ -1465,6 +1470,8 @@ class DeviceStorage:
 
     def clear(self) -> None:
         """Everything was truncated (its cutoff is kept): every live entry is dead now."""
+        for hit in self.rcache.values():
+            hit[0] = None
         self.rcache.clear()
         index = self.index
         for pid in range(N_PARTITIONS):
