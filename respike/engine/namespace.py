@@ -229,7 +229,7 @@ class Namespace:
             self.used_bytes = used + size - rec.size
             rec.size = size
             if self.persistent:
-                self.storage.put(key, partition_of(key), rec, False)
+                self.storage.put(key, -1, rec, False)  # the storage finds it itself
         self.stats.client_write_success += 1
         if self.on_write is not None:
             self.on_write(key, rec)
