@@ -270,6 +270,9 @@ def test_bin_name_limit(start_node):
         assert coded(c.error("AS.PUT", "k", "BINS", "x" * 16, "1"), "BIN_NAME", 21)
         assert coded(c.error("HSET", "h", "f" * 16, "v"), "BIN_NAME", 21)
         assert c.call("EXISTS", "h") == 0
+        assert c.call("HSET", "h", "f", "v") == 1  # an existing hash takes HSET's fast path
+        assert coded(c.error("HSET", "h", "g" * 16, "v"), "BIN_NAME", 21)
+        assert c.call("HKEYS", "h") == [b"f"]
 
 
 def test_namespaces_and_sets(rc):

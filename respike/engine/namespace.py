@@ -95,7 +95,7 @@ class Namespace:
         self.tombstones: dict[int, dict[bytes, tuple[int, int]]] = {}
         self.last_lut = 0
         self.stop_writes = False
-        self._lookup = self.storage.get
+        self.lookup = self.storage.get  # the raw record, expired or not: hot paths check void themselves
         self._lookup_meta = self.storage.get_meta
         self.stop_reason = ""
         self.apply_settings()
@@ -127,7 +127,7 @@ class Namespace:
 
     def get(self, key: bytes) -> Record | None:
         """The live record, or None if absent, expired (reclaimed now) or truncated."""
-        rec = self._lookup(key)
+        rec = self.lookup(key)
         if rec is None:
             return None
         if rec.void and rec.void <= self.clock.ms:
@@ -142,7 +142,7 @@ class Namespace:
 
     def read(self, key: bytes) -> Record | None:
         """`get` for client reads: counts success / not-found."""
-        rec = self._lookup(key)
+        rec = self.lookup(key)
         if rec is not None and (rec.void or self.cutoffs):
             rec = self.get(key)
         if rec is None:
@@ -274,7 +274,7 @@ class Namespace:
                    lut: int, tombstone: bool) -> None:
         """Make `key` exactly this copy (the cluster decided it wins). No limits apply and
         the write hook is not called: a replica or migrated copy is not a client write."""
-        rec = self._lookup(key)
+        rec = self.lookup(key)
         if tombstone:
             if rec is not None:
                 self._remove(key, rec)
@@ -300,7 +300,7 @@ class Namespace:
         """Forget a partition this node no longer holds; returns the records dropped."""
         keys = self.storage.partition_keys(pid)
         for key in keys:
-            rec = self._lookup(key)
+            rec = self.lookup(key)
             if rec is not None:
                 self._remove(key, rec)
         self.tombstones.pop(pid, None)
@@ -377,7 +377,7 @@ class Namespace:
             self.set_objects.clear()
             return cutoff
         for key in list(self.storage.keys()):
-            rec = self._lookup(key)
+            rec = self.lookup(key)
             if rec is None or rec.lut > cutoff:
                 continue
             if name is None or split_key(key, self.namespaces)[1] == name:
@@ -409,7 +409,7 @@ class Namespace:
                 # Chosen from the index (void-time, lut, set): only those are read.
                 items = self.storage.sweep_candidates(pid, now, evict_before, cutoffs)  # type: ignore[attr-defined]
             else:
-                items = ((key, self._lookup(key)) for key in self.storage.partition_keys(pid))
+                items = ((key, self.lookup(key)) for key in self.storage.partition_keys(pid))
             for key, rec in items:
                 if rec is None:
                     continue
@@ -437,7 +437,7 @@ class Namespace:
             rec.void
             for pid in range(N_PARTITIONS)
             for key in self.storage.partition_keys(pid)
-            if (rec := self._lookup(key)) is not None and rec.void
+            if (rec := self.lookup(key)) is not None and rec.void
         ]
         if not voids:
             return 0

@@ -124,22 +124,41 @@ def delete_fields(ns, key: bytes, rec: Record, names: list[bytes]) -> int:
 @command("hset", -4, "write denyoom fast", (1, 1, 1), G, "Creates or modifies the value of a field in a hash.",
          "key (field value)...", since="2.0.0", example="HSET test:users:42 name ann age 31")
 def hset(c, a):
-    if len(a) % 2:
+    if len(a) == 4:  # the hot case: one field of an existing hash
+        key = a[1]
+        ns = c.ns_for(key)
+        rec = ns.lookup(key)
+        if rec is not None and rec.kind == HASH and not (rec.void or ns.cutoffs):
+            name = a[2]
+            raw = a[3]
+            if raw[:1] in NUMERIC_START:
+                value = to_bin(raw)
+                size = rec.size + (len(raw) if value.__class__ is bytes else 8)
+            else:
+                value = raw
+                size = rec.size + len(raw)
+            fields = rec.value
+            old = fields.get(name)
+            if old is None:
+                size += len(name)
+                if len(name) > ns.max_bin_name:
+                    return _hset(c, a)
+            else:
+                size -= len(old) if old.__class__ is bytes else value_size(old)
+            if size <= ns.max_record_size and ns.used_bytes < ns.stop_bytes:
+                fields[name] = value
+                ns.write(key, rec, HASH, fields, size - len(key) - RECORD_OVERHEAD)
+                return ONE if old is None else ZERO
+    elif len(a) % 2:
         raise RedisError(wrong_arity("hset"))
+    return _hset(c, a)
+
+
+def _hset(c, a: list[bytes]) -> bytes:
+    """HSET in general: any number of fields, every limit checked before anything changes."""
     key = a[1]
     ns = c.ns_for(key)
     rec = ns.get(key)
-    if len(a) == 4 and rec is not None and rec.kind == HASH:  # the hot case: one field
-        name, raw = a[2], a[3]
-        value = to_bin(raw) if raw[:1] in NUMERIC_START else raw
-        fields = rec.value
-        old = fields.get(name)
-        total = rec.size + (len(raw) if value.__class__ is bytes else 8) - (
-            -len(name) if old is None else len(old) if old.__class__ is bytes else value_size(old))
-        if total <= ns.max_record_size and ns.used_bytes < ns.stop_bytes and len(name) <= ns.max_bin_name:
-            fields[name] = value
-            ns.write(key, rec, HASH, fields, total - len(key) - RECORD_OVERHEAD)
-            return ONE if old is None else ZERO
     if rec is not None and rec.kind != HASH:
         raise RedisError(WRONGTYPE)
     pairs = [(a[i], to_bin(a[i + 1])) for i in range(2, len(a), 2)]
