@@ -127,6 +127,8 @@ F_TOMBSTONE = 1
 # reserved, key length, logical size (what the namespace charges), void-time, lut (ms)
 RECORD = struct.Struct("<IIIBBBBQ20sHHIIQQ")
 RECORD_SIZE = RECORD.size  # 72
+RECORD_AFTER_CRC = struct.Struct("<IIBBBBQ20sHHIIQQ")  # what the crc covers of the header
+assert RECORD_AFTER_CRC.size == RECORD_SIZE - 4
 MAX_SET_NAME = 255
 
 RECORD_DTYPE = np.dtype(

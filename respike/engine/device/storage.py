@@ -45,6 +45,7 @@ from .format import (
     FREE_MAGIC,
     MAX_SET_NAME,
     RECORD,
+    RECORD_AFTER_CRC,
     RECORD_MAGIC,
     RECORD_SIZE,
     TRAILER_SIZE,
@@ -85,6 +86,7 @@ MAX_WRITE_QUEUE = 64 << 20
 TICK = 0.25
 RECORD_CACHE = 4096  # decoded string and hash records kept (see DeviceStorage.rcache)
 RECORD_CACHE_MAX = 16 << 10  # ... of at most this size: the cache stays under 64 MiB
+SMALL_RECORD = 1024  # below this, a record is built as one bytes object (measured faster)
 DEFRAG_SLICE = 256  # records moved between two yields to the loop
 DEFRAG_BATCH = 4  # blocks moved out before one sync and erase
 DEFRAG_BATCH_URGENT = 64
@@ -766,8 +768,9 @@ class DeviceStorage:
         c = self._resolve(key)
         cached, pid, dg, d0, d1, j = c
         index = self.index
+        k = j * W
         if j >= 0:
-            m2 = index.ents[pid][j * W + 4]
+            m2 = index.ents[pid][k + 4]
             sid = (m2 >> SID_SHIFT) & SID_MASK
         else:
             m2 = 0
@@ -782,19 +785,23 @@ class DeviceStorage:
             raise
         m1 = gen | lut << 16
         low = (void & VOID_MASK) | sid << SID_SHIFT
+        size = (loc >> 40) << 4
+        live = self.live
+        live[self.buf_g] += size  # the new copy is in the open block
         if j >= 0:
             ent = index.ents[pid]
-            k = j * W
             if m2 & DEAD:
                 index.live += 1
                 index.dead -= 1
                 index.nlive[pid] += 1
+                self.used += size
             else:  # the old copy is no longer live (inline _unlive)
                 old = ent[k + 2]
                 g = (old & ADDR_MASK) >> self.ushift
-                left = self.live[g] - ((old >> 40) << 4)
-                self.live[g] = left
-                self.used -= (old >> 40) << 4
+                gone = (old >> 40) << 4
+                left = live[g] - gone
+                live[g] = left
+                self.used += size - gone
                 if left < self.lwm_bytes and self.state[g] == B_SEALED and not self.queued[g]:
                     self._maybe_queue(g)
             ent[k + 2] = loc
@@ -808,6 +815,7 @@ class DeviceStorage:
             j = c[5] = index.insert(pid, d0, d1, loc, m1, low | CNT_ONE)
             index.live += 1
             index.nlive[pid] += 1
+            self.used += size
         if kind <= HASH and rec.size <= RECORD_CACHE_MAX:
             if cached is None:
                 self._remember(key, c, rec)
@@ -815,9 +823,6 @@ class DeviceStorage:
                 c[0] = rec
         elif cached is not None:
             self._uncache(key)
-        size = (loc >> 40) << 4
-        self.live[(loc & ADDR_MASK) >> self.ushift] += size
-        self.used += size
         st = self.st
         st["client_writes"] += 1
         st["client_write_bytes"] += size
@@ -903,16 +908,19 @@ class DeviceStorage:
             self._roll(defrag)
             w = self.wpos
         buf = self.buf
-        RECORD.pack_into(buf, w, 0, RECORD_MAGIC, n, FORMAT_VERSION, flags, kind, ls, self.buf_seq,
-                         digest, gen, 0, lk, lsize, void, lut)
-        e = w + RECORD_SIZE
-        if ls:
-            buf[e : e + ls] = setname
+        head = RECORD_AFTER_CRC.pack(RECORD_MAGIC, n, FORMAT_VERSION, flags, kind, ls, self.buf_seq,
+                                     digest, gen, 0, lk, lsize, void, lut)
+        if n < SMALL_RECORD:  # one concatenation costs less than four slice writes
+            rec = head + setname + key + body
+            buf[w : w + n] = _CRC.pack(_crc32(rec)) + rec  # type: ignore[index]
+        else:  # large: copy the body once
+            e = w + RECORD_SIZE
+            buf[e - len(head) : e] = head  # type: ignore[index]
+            buf[e : e + ls] = setname  # type: ignore[index]
             e += ls
-        buf[e : e + lk] = key
-        e += lk
-        buf[e : w + n] = body
-        _CRC.pack_into(buf, w, _crc32(self.bmv[w + 4 : w + n]))  # type: ignore[index]
+            buf[e : e + lk] = key  # type: ignore[index]
+            buf[e + lk : w + n] = body  # type: ignore[index]
+            _CRC.pack_into(buf, w, _crc32(self.bmv[w + 4 : w + n]))  # type: ignore[index]
         self.wpos = w + p
         self.nrec += 1
         return (((self.buf_g << self.wbits) + w) >> 4) | (p >> 4) << 40
