@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import os
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from respike.config import ConfigError, build_config
 from respike.engine.device.index import DEAD
-from respike.engine.device.storage import B_SEALED, DeviceStorage
+from respike.engine.device.storage import B_SEALED, DeviceStorage, _digest_groups
 from respike.engine.engine import Engine
 from respike.engine.namespace import DEFAULT
 from respike.engine.record import HASH, STRING
@@ -311,3 +314,20 @@ def test_replica_writes_leave_no_waits_for_client_commands(tmp_path):
             assert n.get(b"k2") == b"v"
 
     run(main())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(0, 2)), max_size=60))
+def test_digest_groups_finds_each_digests_last_copy_and_count(records):
+    """Defrag's grouping of a block's records by digest, against a plain Python reference
+    (few distinct values, so digests repeat and differ in only one part)."""
+    pid = np.array([r[0] for r in records], dtype="<u2")
+    d0 = np.array([r[1] << 62 for r in records], dtype="<u8")
+    d1 = np.array([r[2] for r in records], dtype="<u8")
+    expect: dict[tuple[int, int, int], list[int]] = {}
+    for i, (p, a, b) in enumerate(records):
+        expect.setdefault((p, a << 62, b), [0, 0])[0] = i
+        expect[(p, a << 62, b)][1] += 1
+    last, pids, d0s, d1s, counts = _digest_groups(pid, d0, d1)
+    got = {(p, a, b): [i, c] for i, p, a, b, c in zip(last, pids, d0s, d1s, counts, strict=True)}
+    assert got == expect and list(zip(pids, d0s, d1s, strict=True)) == sorted(expect)
