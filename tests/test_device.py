@@ -25,6 +25,7 @@ from respike.engine.device.format import (
     unpack_block_header,
 )
 from respike.process import NodeProcess, wait_until
+from respike.resp.reader import encode_command
 
 from .helpers import RawClient
 
@@ -159,6 +160,23 @@ def test_client_leaving_while_its_writes_wait_for_the_sync(start_node, tmp_path)
     assert r.set(b"after", b"ok") and r.get(b"after") == b"ok"
     log = proc.log()
     assert "Traceback" not in log and "Error" not in log, log[-2000:]
+
+
+def test_a_long_durable_pipeline_gets_every_reply_in_order(start_node, tmp_path):
+    """Thousands of writes in one read share group commits (and held replies); reads and
+    errors between them keep their places."""
+    proc = start_node(device_config(commit_to_device="true"), data_dir=str(tmp_path))
+    commands, expect = [[b"SET", b"text", b"abc"]], [b"OK"]
+    for i in range(3000):
+        commands += [[b"SET", b"k%d" % i, b"%d" % i], [b"INCR", b"n"], [b"GET", b"k%d" % i]]
+        expect += [b"OK", i + 1, b"%d" % i]
+        if i % 1000 == 999:
+            commands.append([b"INCR", b"text"])  # a write that fails: an error in its place
+            expect.append("ERR value is not an integer or out of range")
+    with RawClient.to(proc) as raw:
+        raw.send(b"".join(encode_command(c) for c in commands))
+        got = [raw.read() for _ in commands]
+    assert [str(g) if isinstance(g, Exception) else g for g in got] == expect
 
 
 def test_failed_device_write_fails_every_write_it_would_have_acknowledged(start_node, tmp_path):

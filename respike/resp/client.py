@@ -45,15 +45,26 @@ class Held:
     becomes this command's error. Cheaper than a Task per write on the hot path.
 
     Consecutive writes of one connection that wait on the same acknowledgements (one
-    group commit) share a Held: `reply` holds their replies back to back, `count` says
-    how many commands they answer (each gets the error if the acknowledgement fails)."""
+    group commit) share a Held: `joined` collects their replies (each of those commands
+    gets the error if the acknowledgement fails)."""
 
-    __slots__ = ("reply", "waits", "count")
+    __slots__ = ("reply", "waits", "joined")
 
     def __init__(self, reply: Any, waits: list):
         self.reply = reply
         self.waits = waits
-        self.count = 1
+        self.joined: list[bytes] | None = None  # [reply, the replies that joined it...]
+
+    def join(self, reply: bytes) -> None:
+        """Answer one more command (whose write waits on the same acknowledgements)."""
+        if self.joined is None:
+            self.joined = [self.reply]
+        self.joined.append(reply)
+
+    @property
+    def count(self) -> int:
+        """How many commands this answers."""
+        return 1 if self.joined is None else len(self.joined)
 
     def pending(self) -> asyncio.Future | None:
         """The first acknowledgement or reply not ready yet; None once all are."""
@@ -81,14 +92,16 @@ class Held:
         for w in self.waits:
             w.result()
         reply = self.reply
-        return reply if reply.__class__ is bytes else reply.result()
+        if reply.__class__ is bytes:
+            return reply if self.joined is None else b"".join(self.joined)
+        return reply.result()
 
     async def wait(self) -> bytes:
         for w in self.waits:
             await w
         reply = self.reply
         if reply.__class__ is bytes:
-            return reply
+            return reply if self.joined is None else b"".join(self.joined)
         if reply.__class__ is not Held and not isinstance(reply, asyncio.Future):
             reply = self.reply = asyncio.ensure_future(reply)
         return await reply
@@ -447,8 +460,7 @@ class Client(asyncio.Protocol):
         if queue and reply.__class__ is bytes and not self.in_exec:
             last = queue[-1]
             if last.__class__ is Held and last.reply.__class__ is bytes and last.waits == pending:
-                last.reply += reply
-                last.count += 1
+                last.join(reply)
                 pending.clear()
                 return None
         held = Held(reply, list(pending))
