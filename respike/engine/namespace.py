@@ -95,7 +95,9 @@ class Namespace:
         self.tombstones: dict[int, dict[bytes, tuple[int, int]]] = {}
         self.last_lut = 0
         self.stop_writes = False
-        self.lookup = self.storage.get  # the raw record, expired or not: hot paths check void themselves
+        # The stored record, expired or truncated or not: a hot path that uses it sends a
+        # record with a void-time, or any record while cutoffs exist, through get().
+        self.lookup = self.storage.get
         self._lookup_meta = self.storage.get_meta
         self.stop_reason = ""
         self.apply_settings()

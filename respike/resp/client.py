@@ -114,10 +114,9 @@ def _result(item: Any) -> bytes:
     """The bytes of a completed deferred reply (an error reply if it failed)."""
     try:
         return item.result()
-    except RedisError as exc:
-        return error(exc.text) * (item.count if item.__class__ is Held else 1)
-    except RecordError as exc:
-        return error(exc.reply_text()) * (item.count if item.__class__ is Held else 1)
+    except (RedisError, RecordError) as exc:
+        text = exc.text if isinstance(exc, RedisError) else exc.reply_text()
+        return error(text) * (item.count if item.__class__ is Held else 1)
     except asyncio.CancelledError:
         return b""
     except Exception:
@@ -451,21 +450,18 @@ class Client(asyncio.Protocol):
         pending = self.waits
         if self.engine.last_replication is not None:  # for WAIT
             self.last_write, self.engine.last_replication = self.engine.last_replication, None
-        if pending.throttle:  # a device is short of free blocks: stop this pipeline too
+        throttle = pending.throttle  # a device is short of free blocks: stop this pipeline too
+        if throttle:
             pending.throttle = False
-            held = Held(reply, list(pending))
-            pending.clear()
-            return held if self.in_exec or self.proxied else Blocking(held)
-        queue = self.queue
-        if queue and reply.__class__ is bytes and not self.in_exec:
-            last = queue[-1]
+        elif self.queue and reply.__class__ is bytes and not self.in_exec:
+            last = self.queue[-1]
             if last.__class__ is Held and last.reply.__class__ is bytes and last.waits == pending:
                 last.join(reply)
                 pending.clear()
                 return None
         held = Held(reply, list(pending))
         pending.clear()
-        return held
+        return Blocking(held) if throttle and not self.in_exec and not self.proxied else held
 
     def _reject(self, text: str) -> bytes:
         if self.multi is not None:

@@ -125,10 +125,10 @@ RECORD_MAGIC = 0x31435352  # "RSC1"
 F_TOMBSTONE = 1
 # crc, magic, length, version, flags, kind, set length, bseq, digest (20), generation,
 # reserved, key length, logical size (what the namespace charges), void-time, lut (ms)
-RECORD = struct.Struct("<IIIBBBBQ20sHHIIQQ")
+_AFTER_CRC = "IIBBBBQ20sHHIIQQ"
+RECORD = struct.Struct("<I" + _AFTER_CRC)
 RECORD_SIZE = RECORD.size  # 72
-RECORD_AFTER_CRC = struct.Struct("<IIBBBBQ20sHHIIQQ")  # what the crc covers of the header
-assert RECORD_AFTER_CRC.size == RECORD_SIZE - 4
+RECORD_AFTER_CRC = struct.Struct("<" + _AFTER_CRC)  # the header the crc covers (and writes build)
 MAX_SET_NAME = 255
 
 RECORD_DTYPE = np.dtype(

@@ -101,6 +101,22 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _digest_groups(pid: np.ndarray, d0: np.ndarray, d1: np.ndarray) -> tuple[list, list, list, list, list]:
+    """The distinct digests of a block's records, sorted: (position of each one's last
+    copy, pid, d0, d1, copies). A stable lexsort of the reversed arrays puts each digest's
+    last copy first in its group (4x faster than np.unique on a structured array)."""
+    n = len(pid)
+    pr, ar, br = pid[::-1], d0[::-1], d1[::-1]
+    order = np.lexsort((br, ar, pr))
+    p, a, b = pr[order], ar[order], br[order]
+    start = np.ones(n, dtype=bool)
+    start[1:] = (p[1:] != p[:-1]) | (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    idx = np.flatnonzero(start)
+    counts = np.diff(np.append(idx, n))
+    return ((n - 1 - order[idx]).tolist(), p[idx].tolist(), a[idx].tolist(), b[idx].tolist(),
+            counts.tolist())
+
+
 class _Done:
     """A finished cycle, shaped like the concurrent future of a thread cycle."""
 
@@ -141,22 +157,6 @@ while True:
             os.write(2, ("fdatasync: %s\\n" % exc).encode())
     os.write(1, reply)
 """
-
-
-def _digest_groups(pid: np.ndarray, d0: np.ndarray, d1: np.ndarray) -> tuple[list, list, list, list, list]:
-    """The distinct digests of a block's records, sorted: (position of each one's last
-    copy, pid, d0, d1, copies). A stable lexsort of the reversed arrays puts each digest's
-    last copy first in its group (4x faster than np.unique on a structured array)."""
-    n = len(pid)
-    pr, ar, br = pid[::-1], d0[::-1], d1[::-1]
-    order = np.lexsort((br, ar, pr))
-    p, a, b = pr[order], ar[order], br[order]
-    start = np.ones(n, dtype=bool)
-    start[1:] = (p[1:] != p[:-1]) | (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    idx = np.flatnonzero(start)
-    counts = np.diff(np.append(idx, n))
-    return ((n - 1 - order[idx]).tolist(), p[idx].tolist(), a[idx].tolist(), b[idx].tolist(),
-            counts.tolist())
 
 
 class SyncHelper:
@@ -931,7 +931,7 @@ class DeviceStorage:
             buf[w : w + n] = _CRC.pack(_crc32(rec)) + rec  # type: ignore[index]
         else:  # large: copy the body once
             e = w + RECORD_SIZE
-            buf[e - len(head) : e] = head  # type: ignore[index]
+            buf[w + 4 : e] = head  # type: ignore[index]
             buf[e : e + ls] = setname  # type: ignore[index]
             e += ls
             buf[e : e + lk] = key  # type: ignore[index]
