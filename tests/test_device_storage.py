@@ -16,11 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from respike.config import ConfigError, build_config
+from respike.engine.device.format import RECORD_SIZE, padded
 from respike.engine.device.index import DEAD
 from respike.engine.device.storage import B_SEALED, DeviceStorage, _digest_groups
 from respike.engine.engine import Engine
 from respike.engine.namespace import DEFAULT
-from respike.engine.record import HASH, STRING
+from respike.engine.record import HASH, STRING, pack_value
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -140,6 +141,57 @@ def test_tombstone_outlives_defrag_of_its_block(tmp_path):
             n.dev.close()
 
     run(scenario())
+
+
+def test_overwrites_not_yet_handed_to_the_device_rewrite_their_copy(tmp_path):
+    """A key overwritten while its copy is still in the open buffer, unwritten, keeps that
+    one copy (same padded size); a copy handed to the writer is never touched again. The
+    copy count, restarts (checkpoint and scan) and defrag all see the newest value."""
+    data = str(tmp_path)
+    long_, short = b"v" * 6, b"v" * 5  # both pad to one size (checked below)
+    assert len({padded(RECORD_SIZE + 3 + len(pack_value(STRING, v))) for v in (long_, short)}) == 1
+
+    def copies(n: Node, key: bytes) -> int:
+        _, pid, _dg, _d0, _d1, j = n.dev._resolve(key)
+        return n.dev.index.copies(pid, j)
+
+    async def write():
+        async with Node(data) as n:
+            dev = n.dev
+            n.set(b"hot", long_)
+            n.set(b"nxt", b"neighbour")
+            end, used = dev.wpos, dev.used
+            for i in range(29):
+                n.set(b"hot", short if i % 2 else long_)
+            n.set(b"hot", short)  # shorter than the copy it overwrites: padding zeroed
+            assert (dev.wpos, dev.used, dev.st["buffer_rewrites"]) == (end, used, 30)
+            assert n.get(b"hot") == short and n.ns.get(b"hot").gen == 31 and copies(n, b"hot") == 1
+            n.set(b"hot", b"a value that pads to another size")  # appended
+            assert dev.wpos > end and copies(n, b"hot") == 2
+            await dev.barrier()  # written and synced: the next overwrite appends
+            end = dev.wpos
+            n.set(b"hot", b"a value that pads to another sizf")
+            assert dev.wpos > end and dev.st["buffer_rewrites"] == 30 and copies(n, b"hot") == 3
+            n.set(b"hot", b"a value that pads to another sizg")  # this one is not written yet
+            assert copies(n, b"hot") == 3
+            dev.close()
+
+    async def check(mode: str, expect: bytes, count: int, defrag: bool = False):
+        async with Node(data) as n:
+            assert n.dev.start_mode == mode
+            assert n.get(b"hot") == expect and n.get(b"nxt") == b"neighbour"
+            assert n.ns.get(b"hot").gen == 34 and copies(n, b"hot") == count
+            if defrag:  # the block with every copy goes; the current one moves on
+                g = n.block_of(b"hot")
+                n.seal()
+                await n.dev.defrag_block(g)
+                assert copies(n, b"hot") == 1 and n.dev.state[g] == 0
+            n.dev.close(checkpoint=defrag)
+
+    run(write())
+    run(check("checkpoint", b"a value that pads to another sizg", 3))
+    run(check("scan", b"a value that pads to another sizg", 3, defrag=True))
+    run(check("checkpoint", b"a value that pads to another sizg", 1))
 
 
 def test_expired_copy_masks_older_copies(tmp_path):

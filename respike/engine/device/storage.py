@@ -325,7 +325,7 @@ class DeviceStorage:
                 "client_writes", "client_write_bytes", "tombstones_written", "expired_unwritten",
                 "defrag_blocks", "defrag_records", "defrag_write_bytes", "blocks_written",
                 "write_bytes", "commits", "commit_waits", "cache_hits", "file_reads",
-                "read_errors", "erase_errors", "throttled_writes", "record_cache_hits",
+                "read_errors", "erase_errors", "throttled_writes", "record_cache_hits", "buffer_rewrites",
             ),
             0,
         )
@@ -793,18 +793,23 @@ class DeviceStorage:
             sid = self._sid(split_key(key, self.ns.namespaces)[1]) if self.ns is not None else 0
         kind = rec.kind
         gen, void, lut = rec.gen, rec.void, rec.lut
+        old = index.ents[pid][k + 2] if j >= 0 and not m2 & DEAD else 0
         try:
             loc = self._append(dg, 0, kind, gen, void, lut, rec.size, self.set_names[sid], key,
-                               pack_value(kind, rec.value))
+                               pack_value(kind, rec.value), replace=old)
         except BaseException:
             self._uncache(key)  # the caller may have changed it already
             raise
         m1 = gen | lut << 16
         low = (void & VOID_MASK) | sid << SID_SHIFT
         size = (loc >> 40) << 4
-        live = self.live
-        live[self.buf_g] += size  # the new copy is in the open block
-        if j >= 0:
+        if loc == old:  # rewritten in place: same copy, same size, only its metadata changed
+            ent = index.ents[pid]
+            ent[k + 3] = m1
+            ent[k + 4] = low | m2 >> CNT_SHIFT << CNT_SHIFT
+        elif j >= 0:
+            live = self.live
+            live[self.buf_g] += size  # the new copy is in the open block
             ent = index.ents[pid]
             if m2 & DEAD:
                 index.live += 1
@@ -812,7 +817,6 @@ class DeviceStorage:
                 index.nlive[pid] += 1
                 self.used += size
             else:  # the old copy is no longer live (inline _unlive)
-                old = ent[k + 2]
                 g = (old & ADDR_MASK) >> self.ushift
                 gone = (old >> 40) << 4
                 left = live[g] - gone
@@ -828,6 +832,7 @@ class DeviceStorage:
                 ent[k + 4] = low | m2 >> CNT_SHIFT << CNT_SHIFT
                 index.add_copy(pid, j)
         else:
+            self.live[self.buf_g] += size
             j = c[5] = index.insert(pid, d0, d1, loc, m1, low | CNT_ONE)
             index.live += 1
             index.nlive[pid] += 1
@@ -911,12 +916,28 @@ class DeviceStorage:
                 self._dq_event.set()
 
     def _append(self, digest: bytes, flags: int, kind: int, gen: int, void: int, lut: int,
-                lsize: int, setname: bytes, key: bytes, body: bytes, defrag: bool = False) -> int:
-        """Copy a record into the write buffer; returns its loc."""
+                lsize: int, setname: bytes, key: bytes, body: bytes, defrag: bool = False,
+                replace: int = 0) -> int:
+        """Copy a record into the write buffer; returns its loc.
+
+        `replace`: the loc of the record's current copy. If no byte of that copy has been
+        handed to the device yet (open block, at or after `fpos`) and the new copy pads
+        to the same size, the new copy overwrites it there and its loc is returned: the
+        old one was never acknowledged as durable, nor read back from the device, so
+        nothing can miss it. A hot key then costs one copy per group commit, not one
+        copy per write."""
         ls, lk = len(setname), len(key)
         n = RECORD_SIZE + ls + lk + len(body)
         p = (n + 15) & ~15
         w = self.wpos
+        if replace:
+            addr = (replace & ADDR_MASK) << 4
+            at = addr & self.omask
+            if addr >> self.wbits == self.buf_g and at >= self.fpos and replace >> 40 == p >> 4:
+                w = at
+                if p > n:
+                    self.buf[w + n : w + p] = bytes(p - n)  # type: ignore[index]  # its padding
+                self.st["buffer_rewrites"] += 1
         if self.buf is None or w + p > self.limit:
             if p > self.limit - BLOCK_HEADER_SIZE:
                 raise RecordError(ResultCode.RECORD_TOO_BIG,
@@ -937,8 +958,9 @@ class DeviceStorage:
             buf[e : e + lk] = key  # type: ignore[index]
             buf[e + lk : w + n] = body  # type: ignore[index]
             _CRC.pack_into(buf, w, _crc32(self.bmv[w + 4 : w + n]))  # type: ignore[index]
-        self.wpos = w + p
-        self.nrec += 1
+        if w == self.wpos:
+            self.wpos = w + p
+            self.nrec += 1
         return (((self.buf_g << self.wbits) + w) >> 4) | (p >> 4) << 40
 
     def _append_copy(self, src, off: int, n: int) -> int:
