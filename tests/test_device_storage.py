@@ -163,7 +163,7 @@ def test_overwrites_not_yet_handed_to_the_device_rewrite_their_copy(tmp_path):
             end, used = dev.wpos, dev.used
             for i in range(29):
                 n.set(b"hot", short if i % 2 else long_)
-            n.set(b"hot", short)  # shorter than the copy it overwrites: padding zeroed
+            n.set(b"hot", short)  # shorter than the copy it overwrites, in the same padded size
             assert (dev.wpos, dev.used, dev.st["buffer_rewrites"]) == (end, used, 30)
             assert n.get(b"hot") == short and n.ns.get(b"hot").gen == 31 and copies(n, b"hot") == 1
             n.set(b"hot", b"a value that pads to another size")  # appended

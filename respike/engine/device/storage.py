@@ -934,9 +934,7 @@ class DeviceStorage:
             addr = (replace & ADDR_MASK) << 4
             at = addr & self.omask
             if addr >> self.wbits == self.buf_g and at >= self.fpos and replace >> 40 == p >> 4:
-                w = at
-                if p > n:
-                    self.buf[w + n : w + p] = bytes(p - n)  # type: ignore[index]  # its padding
+                w = at  # (its padding may keep old bytes: records are walked by padded length)
                 self.st["buffer_rewrites"] += 1
         if self.buf is None or w + p > self.limit:
             if p > self.limit - BLOCK_HEADER_SIZE:
