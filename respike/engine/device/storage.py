@@ -294,6 +294,8 @@ class DeviceStorage:
         self.buf_seq = 0
         self.wpos = 0
         self.fpos = 0  # bytes of the current block handed to the writer
+        self.wdone = 0  # ... and written by it (INFO's unflushed bytes count from here)
+        self._tail_end: tuple[int, int] | None = None  # (block, end) of the tail being written
         self.nrec = 0
         self.mem: dict[int, bytearray] = {}  # open, sealed-unwritten and cached blocks
         self.unwritten: dict[int, tuple] = {}  # sealed, not yet on disk: g -> (buf, seq, end, nrec, from)
@@ -994,7 +996,7 @@ class DeviceStorage:
         buf = bytearray(self.wbs)
         buf[: BLOCK_HEADER.size] = pack_block_header(seq, _now_ms())
         self.buf, self.bmv, self.buf_g, self.buf_seq = buf, memoryview(buf), g, seq
-        self.wpos, self.fpos, self.nrec = BLOCK_HEADER_SIZE, 0, 0
+        self.wpos, self.fpos, self.wdone, self.nrec = BLOCK_HEADER_SIZE, 0, 0, 0
         self.state[g] = B_OPEN
         self.bseq[g] = seq
         self.live[g] = 0
@@ -1061,6 +1063,7 @@ class DeviceStorage:
         if sync and self.buf is not None and self.wpos > self.fpos:
             tail = (self.buf_g, self.buf, self.fpos, self.wpos)
             self.fpos = self.wpos
+            self._tail_end = (self.buf_g, self.wpos)
         if not jobs and tail is None and not sync:
             return
         self._commit_fut, self._barriers, self._flush_tail = None, [], False
@@ -1121,6 +1124,7 @@ class DeviceStorage:
 
     def _cycle_done(self, jobs: list, fut, barriers: list, cf) -> None:
         self._cycle = False
+        tail, self._tail_end = self._tail_end, None
         if self.closed:
             return
         exc = cf.exception()
@@ -1135,6 +1139,8 @@ class DeviceStorage:
             return
         st = self.st
         st["write_bytes"] += cf.result()
+        if tail is not None and tail[0] == self.buf_g:
+            self.wdone = tail[1]
         for g, _job in jobs:
             del self.unwritten[g]
             st["blocks_written"] += 1
@@ -1159,7 +1165,7 @@ class DeviceStorage:
             self._cache_add(g)
         if sync and self.buf is not None and self.wpos > self.fpos:
             self._pwrite(self.buf_g, self.buf, self.fpos, self.wpos)
-            self.fpos = self.wpos
+            self.fpos = self.wdone = self.wpos
         if sync:
             for fd in self.fds:
                 os.fdatasync(fd)
@@ -1564,7 +1570,7 @@ class DeviceStorage:
             "tombstones": self.index.dead,
             "defrag_q": len(self.dq),
             "write_buffer_bytes": self.wpos if self.buf is not None else 0,
-            "write_buffer_unflushed_bytes": (self.wpos - self.fpos) if self.buf is not None else 0,
+            "write_buffer_unflushed_bytes": (self.wpos - self.wdone) if self.buf is not None else 0,
             "write_q": len(self.unwritten),
             "cache_blocks": len(self.cache),
             "cache_bytes": len(self.cache) * self.wbs,
