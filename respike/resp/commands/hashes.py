@@ -127,8 +127,8 @@ def hset(c, a):
     if len(a) == 4:  # the hot case: one field of an existing hash
         key = a[1]
         ns = c.ns_for(key)
-        rec = ns.lookup(key)
-        if rec is not None and rec.kind == HASH and not (rec.void or ns.cutoffs):
+        rec = ns.get(key)
+        if rec is not None and rec.kind == HASH:
             name = a[2]
             raw = a[3]
             if raw[:1] in NUMERIC_START:

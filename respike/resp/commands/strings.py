@@ -253,9 +253,7 @@ def msetnx(c, a):
 
 def _incr(c, key: bytes, delta: int) -> bytes:
     ns = c.ns_for(key)
-    rec = ns.lookup(key)
-    if rec is not None and (rec.void or ns.cutoffs):
-        rec = ns.get(key)  # it may have expired or been truncated
+    rec = ns.get(key)
     if rec is None:
         ns.write(key, None, STRING, delta, 8)
         return b":%d\r\n" % delta
