@@ -788,14 +788,15 @@ class DeviceStorage:
         index = self.index
         k = j * W
         if j >= 0:
-            m2 = index.ents[pid][k + 4]
+            ent = index.ents[pid]  # (_append does not touch the index)
+            m2 = ent[k + 4]
             sid = (m2 >> SID_SHIFT) & SID_MASK
+            old = 0 if m2 & DEAD else ent[k + 2]  # the current copy's loc
         else:
-            m2 = 0
+            m2 = old = 0
             sid = self._sid(split_key(key, self.ns.namespaces)[1]) if self.ns is not None else 0
         kind = rec.kind
         gen, void, lut = rec.gen, rec.void, rec.lut
-        old = index.ents[pid][k + 2] if j >= 0 and not m2 & DEAD else 0
         try:
             loc = self._append(dg, 0, kind, gen, void, lut, rec.size, self.set_names[sid], key,
                                pack_value(kind, rec.value), replace=old)
@@ -806,19 +807,12 @@ class DeviceStorage:
         low = (void & VOID_MASK) | sid << SID_SHIFT
         size = (loc >> 40) << 4
         if loc == old:  # rewritten in place: same copy, same size, only its metadata changed
-            ent = index.ents[pid]
             ent[k + 3] = m1
             ent[k + 4] = low | m2 >> CNT_SHIFT << CNT_SHIFT
-        elif j >= 0:
+        else:
             live = self.live
             live[self.buf_g] += size  # the new copy is in the open block
-            ent = index.ents[pid]
-            if m2 & DEAD:
-                index.live += 1
-                index.dead -= 1
-                index.nlive[pid] += 1
-                self.used += size
-            else:  # the old copy is no longer live (inline _unlive)
+            if old:  # the old copy is no longer live (inline _unlive)
                 g = (old & ADDR_MASK) >> self.ushift
                 gone = (old >> 40) << 4
                 left = live[g] - gone
@@ -826,19 +820,22 @@ class DeviceStorage:
                 self.used += size - gone
                 if left < self.lwm_bytes and self.state[g] == B_SEALED and not self.queued[g]:
                     self._maybe_queue(g)
-            ent[k + 2] = loc
-            ent[k + 3] = m1
-            if m2 >> CNT_SHIFT < CNT_MAX:
-                ent[k + 4] = low | ((m2 >> CNT_SHIFT) + 1) << CNT_SHIFT
+            else:  # a new record, or a dead one written again
+                index.live += 1
+                index.nlive[pid] += 1
+                self.used += size
+            if j < 0:
+                j = c[5] = index.insert(pid, d0, d1, loc, m1, low | CNT_ONE)
             else:
-                ent[k + 4] = low | m2 >> CNT_SHIFT << CNT_SHIFT
-                index.add_copy(pid, j)
-        else:
-            self.live[self.buf_g] += size
-            j = c[5] = index.insert(pid, d0, d1, loc, m1, low | CNT_ONE)
-            index.live += 1
-            index.nlive[pid] += 1
-            self.used += size
+                if m2 & DEAD:
+                    index.dead -= 1
+                ent[k + 2] = loc
+                ent[k + 3] = m1
+                if m2 >> CNT_SHIFT < CNT_MAX:
+                    ent[k + 4] = low | ((m2 >> CNT_SHIFT) + 1) << CNT_SHIFT
+                else:
+                    ent[k + 4] = low | m2 >> CNT_SHIFT << CNT_SHIFT
+                    index.add_copy(pid, j)
         if kind <= HASH and rec.size <= RECORD_CACHE_MAX:
             if cached is None:
                 self._remember(key, c, rec)
@@ -875,7 +872,6 @@ class DeviceStorage:
         else:
             lut = max(now, rec.lut)
             loc = self._append(dg, F_TOMBSTONE, rec.kind, rec.gen, 0, lut, 0, self.set_names[sid], b"", b"")
-            ent = index.ents[pid]
             ent[k + 2] = loc
             ent[k + 3] = rec.gen | lut << 16
             ent[k + 4] = (sid << SID_SHIFT) | DEAD | TOMB | (m2 >> CNT_SHIFT) << CNT_SHIFT
