@@ -8,30 +8,50 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := redis-tools redis-server iptables
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test tools lint format docs bench soak clean
+.PHONY: run test tools native pure lint format docs bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,native]'
 	touch $(STAMP)
 
-# Debian packages the tests drive: redis-cli, redis-benchmark, redis-server (the reference), iptables.
+# The engine's record path compiled with mypyc (same source; about a fifth less CPU per
+# write). Rebuilt whenever those sources (respike/build_native.py MODULES) change; without
+# a compiler it stays pure Python.
+NATIVE_SOURCES := respike/engine/record.py respike/engine/namespace.py respike/engine/storage.py
+NATIVE := $(VENV)/.native
+$(NATIVE): $(STAMP) $(NATIVE_SOURCES) respike/build_native.py
+	$(BIN)/python -m respike.build_native
+	touch $(NATIVE)
+
+native: $(NATIVE)
+
+# Drop the compiled modules: run everything interpreted.
+pure:
+	$(BIN)/python -m respike.build_native --clean
+	rm -f $(NATIVE)
+
+# Debian packages the tests drive: redis-cli, redis-benchmark, redis-server (the reference),
+# iptables; and gcc with the Python headers, to compile the engine (see `native`).
 tools:
 	@missing=""; \
 	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
 	command -v redis-benchmark >/dev/null || missing="$$missing redis-tools"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v iptables >/dev/null || missing="$$missing iptables"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	$(PYTHON) -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
+		|| missing="$$missing python3-dev"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-run: $(STAMP)
+run: $(NATIVE)
 	$(BIN)/respike
 
-test: $(STAMP) tools
+test: tools $(NATIVE)
 	$(BIN)/ruff check respike tests compat bench
 	$(BIN)/pytest -q -p no:cacheprovider
 
@@ -44,7 +64,7 @@ format: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m respike.docs
 
-bench: $(STAMP) tools
+bench: tools $(NATIVE)
 	$(BIN)/python bench/redis_compare.py
 	$(BIN)/python bench/cluster_bench.py
 
@@ -53,4 +73,5 @@ soak: $(STAMP)
 	$(BIN)/python -m tests.sim.run --seed 1 --soak 5000 --scenario all
 
 clean:
-	rm -rf $(VENV) respike-data .pytest_cache .hypothesis
+	rm -rf $(VENV) respike-data .pytest_cache .hypothesis build
+	rm -f respike/engine/*.so

@@ -10,7 +10,15 @@ import tempfile
 import pytest
 import redis
 
+from respike import build_native
 from respike.process import NodeProcess, free_port, ping, wait_until
+
+
+def pytest_sessionstart(session):
+    """Compiled engine modules older than their source would test old code."""
+    if build_native.stale():
+        pytest.exit(f"compiled {', '.join(build_native.stale())} older than the source: "
+                    "run `make native` (or `make pure`)", returncode=2)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ one hop), and the device engine indexes records by digest.
 from __future__ import annotations
 
 from binascii import crc_hqx
+from collections.abc import Mapping
 from hashlib import blake2b
 
 N_SLOTS = 16384
@@ -41,7 +42,7 @@ def digest_of(key: bytes, pid: int | None = None) -> bytes:
     return pid.to_bytes(2, "little") + blake2b(key, digest_size=18).digest()
 
 
-def split_key(key: bytes, namespaces: dict[bytes, object]) -> tuple[bytes | None, bytes, bytes]:
+def split_key(key: bytes, namespaces: Mapping[bytes, object]) -> tuple[bytes | None, bytes, bytes]:
     """Split `ns:set:key` / `ns:key` / `key` into (namespace or None, set, user key).
 
     None means "the default namespace, whole key"; the set is b"" when absent.

@@ -16,6 +16,7 @@ from typing import Any
 
 import zmq
 
+from .build_native import running
 from .cluster.service import ClusterService
 from .config import Config, ConfigError
 from .engine.engine import Engine
@@ -149,7 +150,8 @@ class Node:
             self._tasks.append(asyncio.create_task(self._nsup(ns)))
             self._tasks.append(asyncio.create_task(self._watch(ns)))
         names = ", ".join(self.config.namespaces)
-        log.info("node %s serving namespaces %s on %s:%d", self.node_id_hex, names, bind, port)
+        log.info("node %s serving namespaces %s on %s:%d (compiled engine modules: %s)", self.node_id_hex,
+                 names, bind, port, ", ".join(running()) or "none, pure Python")
 
     async def _start_storage(self) -> None:
         """Open device namespaces (checkpoint or cold-start scan) before serving."""

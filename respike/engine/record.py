@@ -7,6 +7,9 @@ bins or one collection. Native commands see a string as one bin named `value`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 STRING = 0
 HASH = 1
 LIST = 2
@@ -100,20 +103,19 @@ def bin_bytes(value: object) -> bytes:
     raise TypeError(f"bin of type {type(value).__name__} has no string form")
 
 
-def value_size(value: object) -> int:
+def value_size(value: Any) -> int:
     """Bytes charged for a bin value."""
     cls = value.__class__
     if cls is bytes:
-        return len(value)  # type: ignore[arg-type]
+        return len(value)
     if cls is int or cls is float:
         return 8
     if cls is dict:
-        return sum((len(k) if k.__class__ is bytes else value_size(k)) + value_size(v)  # type: ignore[attr-defined]
-                   for k, v in value.items())  # type: ignore[attr-defined]
+        return sum((len(k) if k.__class__ is bytes else value_size(k)) + value_size(v) for k, v in value.items())
     if cls is list:
-        return sum(value_size(v) + 2 for v in value)  # type: ignore[attr-defined]
+        return sum(value_size(v) + 2 for v in value)
     if cls is str:
-        return len(value.encode())  # type: ignore[attr-defined]
+        return len(value.encode())
     if value is None:
         return 0
     size = _collection_sizes.get(cls)
@@ -148,7 +150,7 @@ def pack_value(kind: int, value: object) -> bytes:
     return _cdt.pack_plain(value)
 
 
-def unpack_value(kind: int, data: bytes) -> object:
+def unpack_value(kind: int, data: bytes | bytearray | memoryview) -> object:
     if kind >= LIST:
         return _cdt.unpack_collection(kind, data)
     return _cdt.unpack_plain(data)
@@ -158,7 +160,7 @@ def unpack_value(kind: int, data: bytes) -> object:
 from . import cdt as _cdt  # noqa: E402
 from .cdt import structs as _structs  # noqa: E402
 
-_collection_sizes = {
+_collection_sizes: dict[type, Callable[[Any], int]] = {
     _structs.deque: _structs.deque_size,
     _structs.RSet: _structs.rset_size,
     _structs.ZSet: _structs.zset_size,

@@ -161,7 +161,7 @@ def pack_plain(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True, strict_types=True, default=_ext)
 
 
-def unpack_plain(data: bytes) -> Any:
+def unpack_plain(data: bytes | bytearray | memoryview) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook)
 
 
@@ -177,7 +177,7 @@ def pack_collection(kind: int, value: Any) -> bytes:
     return msgpack.packb(flat, use_bin_type=True)
 
 
-def unpack_collection(kind: int, data: bytes) -> Any:
+def unpack_collection(kind: int, data: bytes | bytearray | memoryview) -> Any:
     items = msgpack.unpackb(data, raw=False)
     if kind == LIST:
         return deque(items)

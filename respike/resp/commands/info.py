@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ... import __version__
+from ...build_native import running
 from .connection import VERSION
 
 DEFAULT_SECTIONS = [
@@ -51,6 +52,7 @@ def server_section(server) -> dict[str, Any]:
         "arch_bits": 64,
         "multiplexing_api": "epoll",
         "python_version": platform.python_version(),
+        "compiled_modules": ",".join(running()) or "none",
         "process_id": os.getpid(),
         "run_id": node.run_id,
         "node_id": node.node_id_hex,
