@@ -1,6 +1,6 @@
 """Compile the engine's record path with mypyc, in place: the same Python source, run as C.
 
-    python -m respike.build_native          # build (make run / make test do this)
+    python -m respike.build_native          # build (make run / make test do this); 1 = not built
     python -m respike.build_native --clean  # back to pure Python
 
 Every command's record write and read goes through these modules; compiled, they cost
@@ -25,6 +25,7 @@ BUILD_DIR = os.path.join("build", "native")
 
 
 def _extensions(source: str) -> list[str]:
+    """The built extension files of `source` (a .py path relative to ROOT)."""
     stem = os.path.join(ROOT, source[:-3])
     return [p for suffix in importlib.machinery.EXTENSION_SUFFIXES for p in glob.glob(stem + suffix)]
 
@@ -48,7 +49,8 @@ def stale() -> list[str]:
 
 
 def clean() -> None:
-    for source in (*MODULES, "respike/engine/native__mypyc.py"):
+    runtime = GROUP.replace(".", "/") + "__mypyc.py"  # as if it had a source
+    for source in (*MODULES, runtime):
         for ext in _extensions(source):
             os.remove(ext)
     shutil.rmtree(os.path.join(ROOT, BUILD_DIR), ignore_errors=True)
@@ -62,7 +64,10 @@ def build() -> None:
     clean()
     setup(
         name="respike-native",
-        ext_modules=mypycify(["--ignore-missing-imports", "--follow-imports=silent", *MODULES], opt_level="3", group_name=GROUP, target_dir=BUILD_DIR),
+        ext_modules=mypycify(
+            ["--ignore-missing-imports", "--follow-imports=silent", *MODULES],
+            opt_level="3", group_name=GROUP, target_dir=BUILD_DIR,
+        ),
         script_args=["-q", "build_ext", "--inplace", "--build-temp", BUILD_DIR],
     )
 
@@ -76,7 +81,7 @@ def main() -> int:
     except (SystemExit, Exception) as exc:  # no mypy, no compiler: stay pure Python
         clean()
         print(f"respike: engine not compiled, running pure Python ({exc})", file=sys.stderr)
-        return 0
+        return 1
     print(f"respike: compiled {', '.join(compiled())}")
     return 0
 
