@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import Config
-from .namespace import Clock, Namespace
+from .namespace import Clock, Namespace, Router
 
 
 class Waits(list):
@@ -37,25 +37,14 @@ class Engine:
             storage = storage_factory(ns_config, self.waits)
             self.namespaces[name.encode()] = Namespace(ns_config, storage, self.clock, self.namespaces)
         self.default = self.namespaces[config.default_namespace.encode()]
-        self._longest = max(len(n) for n in self.namespaces)
-        self._initials = frozenset(n[:1] for n in self.namespaces)
+        # `ns:...` selects a configured namespace; any other key is in the default one.
+        self.namespace_for = Router(self.namespaces, self.default).route
 
     def discard_waits(self) -> None:
         """After writes that hold no client reply: what they asked to wait for must not be
         left for the next client command (nor pile up on a node no client writes to)."""
         self.waits.clear()
         self.waits.throttle = False
-
-    def namespace_for(self, key: bytes) -> Namespace:
-        """`ns:...` selects a configured namespace; any other key is in the default one."""
-        if key[:1] not in self._initials:
-            return self.default
-        i = key.find(b":", 0, self._longest + 1)
-        if i > 0:
-            ns = self.namespaces.get(key[:i])
-            if ns is not None:
-                return ns
-        return self.default
 
     def by_name(self, name: bytes) -> Namespace | None:
         return self.namespaces.get(name)

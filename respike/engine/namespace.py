@@ -19,7 +19,18 @@ from zlib import crc32
 from ..config import NamespaceConfig
 from ..errors import RecordError, ResultCode
 from ..keyspace import N_PARTITIONS, partition_of, split_key
-from .record import MAX_GENERATION, RECORD_OVERHEAD, Record, value_size, value_size_of
+from .record import (
+    HASH,
+    INT64_MAX,
+    INT64_MIN,
+    MAX_GENERATION,
+    RECORD_OVERHEAD,
+    STRING,
+    Record,
+    to_bin,
+    value_size,
+    value_size_of,
+)
 from .storage import MemoryStorage, Storage
 
 log = logging.getLogger("respike.engine")
@@ -236,6 +247,48 @@ class Namespace:
         if self.on_write is not None:
             self.on_write(key, rec)
         return rec
+
+    # --- one-bin operations: the hot Redis writes, here so that they run compiled --------
+
+    def add_int(self, key: bytes, delta: int) -> int | None:
+        """Aerospike's integer add on a string record (INCR and friends); a missing record
+        starts at `delta`. None, with nothing changed, when the record is no integer
+        string or the sum leaves int64: the caller's general path says which."""
+        rec = self.get(key)
+        if rec is None:
+            self.write(key, None, STRING, delta, 8)
+            return delta
+        value = rec.value
+        if rec.kind != STRING or type(value) is not int:
+            return None
+        new: int = value + delta
+        if new > INT64_MAX or new < INT64_MIN:
+            return None
+        self.write(key, rec, STRING, new, 8)
+        return new
+
+    def put_field(self, key: bytes, name: bytes, raw: bytes) -> int:
+        """One field written into an existing hash (HSET's common case): 1 if the field is
+        new, 0 if it replaced one; -1, with nothing changed, when the key holds no hash or
+        a limit applies (the caller's general path checks and reports)."""
+        rec = self.get(key)
+        if rec is None or rec.kind != HASH:
+            return -1
+        value = to_bin(raw)
+        size = rec.size + (len(raw) if type(value) is bytes else 8)
+        fields: dict[bytes, object] = rec.value  # type: ignore[assignment]
+        old = fields.get(name)
+        if old is None:
+            if len(name) > self.max_bin_name:
+                return -1
+            size += len(name)
+        else:
+            size -= value_size(old)
+        if size > self.max_record_size or self.used_bytes >= self.stop_bytes:
+            return -1
+        fields[name] = value
+        self.write(key, rec, HASH, fields, size - len(key) - RECORD_OVERHEAD)
+        return 1 if old is None else 0
 
     def replace(self, key: bytes, kind: int, value: object, value_size: int, void: int = DEFAULT) -> Record:
         """Write `key` whatever it held before (Aerospike's REPLACE): SET's hot path."""
@@ -496,3 +549,24 @@ class Namespace:
             if self.get(key) is not None:
                 return key
         return None
+
+
+class Router:
+    """Which namespace a key is in: `ns:...` selects a configured namespace, any other key
+    is in the default one. Every command asks, so it lives here, compiled."""
+
+    def __init__(self, namespaces: dict[bytes, Namespace], default: Namespace):
+        self.namespaces = namespaces
+        self.default = default
+        self.longest = max(len(n) for n in namespaces)
+        self.initials = frozenset(n[:1] for n in namespaces)
+
+    def route(self, key: bytes) -> Namespace:
+        if key[:1] not in self.initials:
+            return self.default
+        i = key.find(b":", 0, self.longest + 1)
+        if i > 0:
+            ns = self.namespaces.get(key[:i])
+            if ns is not None:
+                return ns
+        return self.default

@@ -16,8 +16,6 @@ from time import perf_counter_ns
 from time import time_ns as _time_ns
 from typing import TYPE_CHECKING, Any
 
-import hiredis
-
 from ..errors import (
     NOAUTH,
     RecordError,
@@ -25,9 +23,9 @@ from ..errors import (
     unknown_command,
     wrong_arity,
 )
+from .drain import drain_fast
 from .encode import QUEUED, error
 from .reader import ProtocolError, RequestReader
-from .stats import SAMPLE_EVERY
 
 if TYPE_CHECKING:
     from .server import RespServer
@@ -268,74 +266,7 @@ class Client(asyncio.Protocol):
             self._flush()
 
     def _drain_fast(self) -> None:
-        """The hot loop: hiredis parses, the command runs, replies collect for one write.
-
-        The common case (known command, right arity, nothing special about the connection)
-        is dispatched inline; everything else goes through `execute`.
-        """
-        reader = self.reader
-        gets = reader.hiredis.gets
-        hot, execute, append, waits = self._loop_ctx
-        done, last = self._done, self._last
-        start = done
-        countdown = self._countdown  # time one command in SAMPLE_EVERY (see resp/stats.py)
-        # Only commands that go through `execute` can change these two.
-        special, queued = self.special, self.queue is not None
-        while not self.closing:
-            try:
-                cmd = gets()
-            except hiredis.ProtocolError:
-                cmd = None
-            if cmd is False:
-                reader.end_fast(self._chunk, done, last)
-                self._chunk = b""
-                break
-            if cmd.__class__ is not list or not cmd:
-                if cmd == []:  # *0: ignored, as Redis does
-                    done += 1
-                    continue
-                reader.fast_failed(self._chunk, done)  # not an array: re-parse exactly
-                self._chunk = b""
-                break
-            done += 1
-            last = cmd
-            entry = hot(cmd[0])
-            countdown -= 1
-            if entry is not None and not special and countdown > 0:
-                spec, handler, arity = entry
-                n = len(cmd)
-                if n == arity or (arity < 0 and n >= -arity):
-                    spec.calls += 1
-                    try:
-                        reply = handler(self, cmd)
-                    except Exception as exc:
-                        reply = self._failed(spec, exc, cmd)
-                    if waits:
-                        reply = self._after_waits(reply)
-                        if reply is None:  # joined the held reply before it
-                            continue
-                    if reply.__class__ is bytes and not queued:
-                        append(reply)
-                        continue
-                    self._reply(reply)
-                    queued = self.queue is not None
-                    if self.blocked:
-                        break
-                    continue
-            reply = execute(cmd)
-            if countdown <= 0:
-                countdown = SAMPLE_EVERY
-            special = self.special
-            if reply.__class__ is bytes and self.queue is None:
-                append(reply)
-            else:
-                self._reply(reply)
-                if self.blocked:
-                    break
-            queued = self.queue is not None
-        self._done, self._last = done, last
-        self._countdown = countdown
-        self.commands_done += done - start
+        drain_fast(self)
 
     def execute(self, args: list[bytes]) -> Any:
         """Run one command; returns encoded reply bytes, an awaitable, or a Blocking."""

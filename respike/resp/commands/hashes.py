@@ -9,8 +9,6 @@ from zlib import crc32
 
 from ...engine.record import (
     HASH,
-    NUMERIC_START,
-    RECORD_OVERHEAD,
     Record,
     bin_bytes,
     parse_int,
@@ -125,30 +123,9 @@ def delete_fields(ns, key: bytes, rec: Record, names: list[bytes]) -> int:
          "key (field value)...", since="2.0.0", example="HSET test:users:42 name ann age 31")
 def hset(c, a):
     if len(a) == 4:  # the hot case: one field of an existing hash
-        key = a[1]
-        ns = c.ns_for(key)
-        rec = ns.get(key)
-        if rec is not None and rec.kind == HASH:
-            name = a[2]
-            raw = a[3]
-            if raw[:1] in NUMERIC_START:
-                value = to_bin(raw)
-                size = rec.size + (len(raw) if value.__class__ is bytes else 8)
-            else:
-                value = raw
-                size = rec.size + len(raw)
-            fields = rec.value
-            old = fields.get(name)
-            if old is None:
-                size += len(name)
-                if len(name) > ns.max_bin_name:
-                    return _hset(c, a)
-            else:
-                size -= len(old) if old.__class__ is bytes else value_size(old)
-            if size <= ns.max_record_size and ns.used_bytes < ns.stop_bytes:
-                fields[name] = value
-                ns.write(key, rec, HASH, fields, size - len(key) - RECORD_OVERHEAD)
-                return ONE if old is None else ZERO
+        done = c.ns_for(a[1]).put_field(a[1], a[2], a[3])
+        if done >= 0:
+            return ONE if done else ZERO
     elif len(a) % 2:
         raise RedisError(wrong_arity("hset"))
     return _hset(c, a)
