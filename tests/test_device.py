@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import socket
 import subprocess
 import threading
@@ -219,6 +220,40 @@ def test_a_long_durable_pipeline_gets_every_reply_in_order(start_node, tmp_path)
     assert [str(g) if isinstance(g, Exception) else g for g in got] == expect
 
 
+def test_durable_replies_keep_their_order_across_every_kind_of_held_reply(start_node, tmp_path):
+    """Replies held behind a group commit, then a blocking pop, a transaction, a write to
+    another device namespace (another group commit) and plain reads, all in one read: each
+    reply comes back in its place."""
+    config = device_config(commit_to_device="true") + (
+        '[namespaces.other]\nstorage-engine = "device"\nfile-size = "16M"\n'
+        'write-block-size = "128K"\nmax-record-size = "64K"\ncommit-to-device = true\n')
+    proc = start_node(config, data_dir=str(tmp_path))
+    commands = [
+        [b"SET", b"a", b"1"], [b"GET", b"a"], [b"BLPOP", b"nolist", b"0.1"], [b"GET", b"a"],
+        [b"SET", b"b", b"2"], [b"MULTI"], [b"INCR", b"b"], [b"GET", b"b"], [b"EXEC"],
+        [b"SET", b"c", b"3"], [b"SET", b"other:c", b"4"], [b"GET", b"c"], [b"GET", b"other:c"],
+        [b"SET", b"d", b"5"], [b"PING"],
+    ]
+    expect = [b"OK", b"1", None, b"1", b"OK", b"OK", b"QUEUED", b"QUEUED", [3, b"3"],
+              b"OK", b"OK", b"3", b"4", b"OK", b"PONG"]
+    pid = proc.proc.pid
+    helpers = [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]  # sync helpers
+    assert len(helpers) == 2
+    with RawClient.to(proc) as raw:
+        for helper in helpers:  # the first syncs stall: the BLPOP times out before them
+            os.kill(helper, signal.SIGSTOP)
+        try:
+            raw.send(b"".join(encode_command(c) for c in commands))
+            assert raw.read_raw(0.5) == b""  # nothing is acknowledged before its sync
+        finally:
+            for helper in helpers:
+                os.kill(helper, signal.SIGCONT)
+        assert [raw.read() for _ in commands] == expect
+        for _ in range(3):
+            raw.send(b"".join(encode_command(c) for c in commands))
+            assert [raw.read() for _ in commands] == expect
+
+
 def test_failed_device_write_fails_every_write_it_would_have_acknowledged(start_node, tmp_path):
     """The file system fills under a commit-to-device load (a sparse device file on a
     1 MiB tmpfs): every write the failed group commit covered answers its own coded error,
@@ -236,10 +271,14 @@ def test_failed_device_write_fails_every_write_it_would_have_acknowledged(start_
         value = b"v" * 8000
         keys = [b"fill:%d" % i for i in range(400)]  # 3 MB of records for 1 MiB of tmpfs
         with RawClient.to(proc) as raw:
-            for start in range(0, len(keys), 50):
-                raw.send(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$8000\r\n%s\r\n" % (len(k), k, value)
+            assert raw.call("SET", "probe", "p") == b"OK"
+            for start in range(0, len(keys), 50):  # each write followed by a read
+                raw.send(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$8000\r\n%s\r\n"
+                                  b"*2\r\n$3\r\nGET\r\n$5\r\nprobe\r\n" % (len(k), k, value)
                                   for k in keys[start : start + 50]))
-            replies = [raw.read() for _ in keys]  # one reply per command, in order
+            replies = [raw.read() for _ in range(2 * len(keys))]  # one reply per command, in order
+            assert replies[1::2] == [b"p"] * len(keys)  # the reads answer, the failure is the writes'
+            replies = replies[0::2]
             acked = [k for k, r in zip(keys, replies, strict=True) if r == b"OK"]
             errors = {str(r) for r in replies if r != b"OK"}
             assert acked and errors, (len(acked), errors)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from ..config import Config
 from .namespace import Clock, Namespace, Router
 
@@ -14,6 +16,32 @@ class Waits(list):
     cannot outrun defragmentation into stop-writes."""
 
     throttle = False
+
+
+class Ack(asyncio.Future):
+    """One acknowledgement that many writes wait on (a device's group commit).
+
+    A connection whose held replies wait on this alone registers itself once in
+    `listeners` and is told as soon as it resolves (`listener.acked(ack)`), instead of
+    each reply adding a done-callback of its own: at -P 1 that per-write machinery cost
+    more than the write. Everything else awaits it as the Future it is."""
+
+    __slots__ = ("listeners",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        super().__init__(loop=loop)
+        self.listeners: list = []
+
+    def resolve(self, exc: BaseException | None = None) -> None:
+        if self.done():
+            return
+        if exc is None:
+            self.set_result(None)
+        else:
+            self.set_exception(exc)
+        listeners, self.listeners = self.listeners, []
+        for listener in listeners:
+            listener.acked(self)
 
 
 class Engine:

@@ -16,6 +16,7 @@ from time import perf_counter_ns
 from time import time_ns as _time_ns
 from typing import TYPE_CHECKING, Any
 
+from ..engine.engine import Ack
 from ..errors import (
     NOAUTH,
     RecordError,
@@ -44,19 +45,23 @@ class Held:
 
     Consecutive writes of one connection that wait on the same acknowledgements (one
     group commit) share a Held: `joined` collects their replies (each of those commands
-    gets the error if the acknowledgement fails)."""
+    gets the error if the acknowledgement fails; with `writes`, only the replies at
+    those positions do, the others are reads that queued behind them)."""
 
-    __slots__ = ("reply", "waits", "joined")
+    __slots__ = ("reply", "waits", "joined", "writes")
 
     def __init__(self, reply: Any, waits: list):
         self.reply = reply
         self.waits = waits
         self.joined: list[bytes] | None = None  # [reply, the replies that joined it...]
+        self.writes: list[int] | None = None
 
     def join(self, reply: bytes) -> None:
         """Answer one more command (whose write waits on the same acknowledgements)."""
         if self.joined is None:
             self.joined = [self.reply]
+        if self.writes is not None:
+            self.writes.append(len(self.joined))
         self.joined.append(reply)
 
     @property
@@ -113,13 +118,22 @@ def _result(item: Any) -> bytes:
     try:
         return item.result()
     except (RedisError, RecordError) as exc:
-        text = exc.text if isinstance(exc, RedisError) else exc.reply_text()
-        return error(text) * (item.count if item.__class__ is Held else 1)
+        text = error(exc.text if isinstance(exc, RedisError) else exc.reply_text())
+        if item.__class__ is not Held:
+            return text
+        return _failed_writes(item.joined, item.writes, text) if item.writes else text * item.count
     except asyncio.CancelledError:
         return b""
     except Exception:
         log.exception("deferred reply failed")
         return error("ERR internal error (see the server log)")
+
+
+def _failed_writes(replies: list[bytes], writes: list[int], text: bytes) -> bytes:
+    """Replies of which the writes at `writes` failed to be acknowledged."""
+    for i in writes:
+        replies[i] = text
+    return b"".join(replies)
 
 
 class Blocking:
@@ -160,6 +174,11 @@ class Client(asyncio.Protocol):
         self.addr = self.laddr = "?:0"
         self.reader = RequestReader(server.node_config["proto-max-bulk-len"])
         self._out: list[bytes] = []
+        # While `gate` (an engine Ack) is set, `_out` holds replies that wait for it (the
+        # writes among them at `_gate_writes`) and `_pre` the ones before it.
+        self.gate: Any = None
+        self._pre: list[bytes] = []
+        self._gate_writes: list[int] = []
         self.unflushed = False  # waits in server.flush_later for its replies to be written
         # What the hot loop binds on every read, bound once.
         self._loop_ctx = (server.table.hot.get, self.execute, self._out.append, server.engine.waits)
@@ -384,6 +403,10 @@ class Client(asyncio.Protocol):
         throttle = pending.throttle  # a device is short of free blocks: stop this pipeline too
         if throttle:
             pending.throttle = False
+        elif self.queue is None:
+            if reply.__class__ is bytes and len(pending) == 1 and not self.in_exec and self._gated(pending[0], reply):
+                pending.clear()
+                return None
         elif self.queue and reply.__class__ is bytes and not self.in_exec:
             last = self.queue[-1]
             if last.__class__ is Held and last.reply.__class__ is bytes and last.waits == pending:
@@ -393,6 +416,54 @@ class Client(asyncio.Protocol):
         held = Held(reply, list(pending))
         pending.clear()
         return Blocking(held) if throttle and not self.in_exec and not self.proxied else held
+
+    def _gated(self, ack: Any, reply: bytes) -> bool:
+        """Queue a write's reply behind the group commit `ack` (see engine.Ack): the
+        replies after it wait in `_out`, and one call at the commit releases them all."""
+        gate = self.gate
+        if gate is None:
+            if ack.__class__ is not Ack:
+                return False
+            self.gate = ack
+            ack.listeners.append(self)
+            out = self._out
+            if out:
+                self._pre.extend(out)
+                out.clear()
+        elif gate is not ack:
+            return False
+        self._gate_writes.append(len(self._out))
+        self._out.append(reply)
+        return True
+
+    def acked(self, ack: Ack) -> None:
+        """The group commit this connection's replies wait on is done (or failed)."""
+        if self.gate is not ack:
+            return
+        self.gate = None
+        if ack.exception() is not None:
+            self._out[:] = [_result(self._gate_held(ack))]
+        self._gate_writes.clear()
+        if not self.unflushed:
+            self.unflushed = True
+            self.server.flush_later(self)
+
+    def _gate_held(self, ack: Ack) -> Held:
+        """The gated replies as one Held (for the reply queue, or to fail them)."""
+        held = Held(b"", [ack])
+        held.joined, held.writes = self._out[:], self._gate_writes[:]
+        self._out.clear()
+        self._gate_writes.clear()
+        return held
+
+    def _ungate(self) -> None:
+        """A reply that is not plain bytes (or waits on something else) comes next: the
+        gated replies go to the head of the general reply queue as one Held."""
+        self._flush()  # what is ahead of the gate
+        ack, self.gate = self.gate, None
+        held = self._gate_held(ack)
+        self.queue = deque((held,))
+        self._wait_for(held)
 
     def _reject(self, text: str) -> bytes:
         if self.multi is not None:
@@ -410,6 +481,8 @@ class Client(asyncio.Protocol):
             else:
                 self.queue.append(reply)
             return
+        if self.gate is not None:
+            self._ungate()
         self._flush()
         if reply.__class__ is Blocking:
             self.blocked = True
@@ -472,10 +545,23 @@ class Client(asyncio.Protocol):
             self.data_received(data)
 
     def _flush(self) -> None:
+        if self.gate is not None or self._pre:
+            self._flush_pre()
+            return
         out = self._out
         if out and self.transport is not None and not self.closing:
             self.transport.write(out[0] if len(out) == 1 else b"".join(out))
         out.clear()
+
+    def _flush_pre(self) -> None:
+        """Write the replies ahead of the gate (all of them once it is gone)."""
+        pre = self._pre
+        if self.gate is None:
+            pre.extend(self._out)
+            self._out.clear()
+        if pre and self.transport is not None and not self.closing:
+            self.transport.write(b"".join(pre))
+        pre.clear()
 
     def _protocol_error(self, text: str) -> None:
         self._flush()

@@ -32,6 +32,7 @@ import numpy as np
 from ...config import ConfigError, NamespaceConfig
 from ...errors import RecordError, ResultCode
 from ...keyspace import N_PARTITIONS, hash_slot, split_key
+from ..engine import Ack
 from ..record import HASH, Record, pack_value, unpack_value
 from ..smd import open_smd, release_smd
 from . import checkpoint as ckpt
@@ -289,7 +290,6 @@ class DeviceStorage:
         self._smd_pending: set = set()
         # The write buffer (current block) and blocks kept in memory.
         self.buf: bytearray | None = None
-        self.bmv: memoryview | None = None
         self.buf_g = -1
         self.buf_seq = 0
         self.wpos = 0
@@ -301,7 +301,7 @@ class DeviceStorage:
         self.unwritten: dict[int, tuple] = {}  # sealed, not yet on disk: g -> (buf, seq, end, nrec, from)
         self.cache: OrderedDict[int, None] = OrderedDict()  # written blocks kept for reads
         # Group commit.
-        self._commit_fut: asyncio.Future | None = None
+        self._commit_fut: Ack | None = None
         self._barriers: list[asyncio.Future] = []
         self._cycle = False
         self._kicked = False
@@ -639,10 +639,12 @@ class DeviceStorage:
         except OSError as exc:
             log.error("namespace %s: final device write failed: %s", self.name, exc)
             self.io_error = str(exc)
-        for fut in [self._commit_fut, *self._barriers]:
-            if fut is not None and not fut.done():
-                fut.set_result(None) if not self.io_error else fut.set_exception(
-                    RecordError(ResultCode.UNKNOWN, "device write failed"))
+        failed = RecordError(ResultCode.UNKNOWN, "device write failed") if self.io_error else None
+        if self._commit_fut is not None:
+            self._commit_fut.resolve(failed)
+        for fut in self._barriers:
+            if not fut.done():
+                fut.set_result(None) if failed is None else fut.set_exception(failed)
         if checkpoint and not self.io_error:
             try:
                 started = time.monotonic()
@@ -941,19 +943,20 @@ class DeviceStorage:
             self._roll(defrag)
             w = self.wpos
         buf = self.buf
+        assert buf is not None  # (_roll opened one)
         head = RECORD_AFTER_CRC.pack(RECORD_MAGIC, n, FORMAT_VERSION, flags, kind, ls, self.buf_seq,
                                      digest, gen, 0, lk, lsize, void, lut)
         if n < SMALL_RECORD:  # one concatenation costs less than four slice writes
             rec = head + setname + key + body
-            buf[w : w + n] = _CRC.pack(_crc32(rec)) + rec  # type: ignore[index]
+            buf[w : w + n] = _CRC.pack(_crc32(rec)) + rec
         else:  # large: copy the body once
             e = w + RECORD_SIZE
-            buf[w + 4 : e] = head  # type: ignore[index]
-            buf[e : e + ls] = setname  # type: ignore[index]
+            buf[w + 4 : e] = head
+            buf[e : e + ls] = setname
             e += ls
-            buf[e : e + lk] = key  # type: ignore[index]
-            buf[e + lk : w + n] = body  # type: ignore[index]
-            _CRC.pack_into(buf, w, _crc32(self.bmv[w + 4 : w + n]))  # type: ignore[index]
+            buf[e : e + lk] = key
+            buf[e + lk : w + n] = body
+            _CRC.pack_into(buf, w, _crc32(memoryview(buf)[w + 4 : w + n]))
         if w == self.wpos:
             self.wpos = w + p
             self.nrec += 1
@@ -967,9 +970,10 @@ class DeviceStorage:
             self._roll(True)
             w = self.wpos
         buf = self.buf
+        assert buf is not None  # (_roll opened one)
         buf[w : w + n] = src[off : off + n]
         _BSEQ.pack_into(buf, w + 16, self.buf_seq)
-        _CRC.pack_into(buf, w, _crc32(self.bmv[w + 4 : w + n]))  # type: ignore[index]
+        _CRC.pack_into(buf, w, _crc32(memoryview(buf)[w + 4 : w + n]))
         self.wpos = w + p
         self.nrec += 1
         self.st["defrag_write_bytes"] += p
@@ -991,7 +995,7 @@ class DeviceStorage:
         self.next_seq = seq + 1
         buf = bytearray(self.wbs)
         buf[: BLOCK_HEADER.size] = pack_block_header(seq, _now_ms())
-        self.buf, self.bmv, self.buf_g, self.buf_seq = buf, memoryview(buf), g, seq
+        self.buf, self.buf_g, self.buf_seq = buf, g, seq
         self.wpos, self.fpos, self.wdone, self.nrec = BLOCK_HEADER_SIZE, 0, 0, 0
         self.state[g] = B_OPEN
         self.bseq[g] = seq
@@ -1005,7 +1009,7 @@ class DeviceStorage:
         g = self.buf_g
         self.unwritten[g] = (self.buf, self.buf_seq, self.wpos, self.nrec, self.fpos)
         self.state[g] = B_SEALED
-        self.buf = self.bmv = None
+        self.buf = None
         self.buf_g = -1
         self._maybe_queue(g)
         if kick:
@@ -1020,7 +1024,7 @@ class DeviceStorage:
             if self.loop is None:
                 self._sync_now()
                 return
-            fut = self._commit_fut = self.loop.create_future()
+            fut = self._commit_fut = Ack(self.loop)
             self._kick()
         self.waits.append(fut)
         self.st["commit_waits"] += 1
@@ -1070,13 +1074,9 @@ class DeviceStorage:
             try:
                 written = self._do_io(jobs, tail, False)
             except OSError as exc:
-                written, error = 0, exc
-            else:
-                error = None
-            if error is None:
-                helper.sync(partial(self._synced, jobs, fut, barriers, written))
+                self._cycle_done(jobs, fut, barriers, _Failed(exc))
                 return
-            self._cycle_done(jobs, fut, barriers, _Failed(error))
+            helper.sync(partial(self._synced, jobs, fut, barriers, written))
             return
         cf = self.loop.run_in_executor(self._io, self._do_io, jobs, tail, sync)  # type: ignore[union-attr]
         cf.add_done_callback(partial(self._cycle_done, jobs, fut, barriers))
@@ -1085,10 +1085,13 @@ class DeviceStorage:
         if error and self._helper is not None and not self._helper.alive and not self.closed:
             # The helper is gone: the same sync from the writer thread.
             cf = self.loop.run_in_executor(self._io, self._do_io, [], None, True)  # type: ignore[union-attr]
-            cf.add_done_callback(lambda f: self._cycle_done(
-                jobs, fut, barriers, _Failed(f.exception()) if f.exception() else _Done(written)))
+            cf.add_done_callback(partial(self._resynced, jobs, fut, barriers, written))
             return
         self._cycle_done(jobs, fut, barriers, _Failed(OSError(error)) if error else _Done(written))
+
+    def _resynced(self, jobs: list, fut, barriers: list, written: int, f) -> None:
+        exc = f.exception()
+        self._cycle_done(jobs, fut, barriers, _Done(written) if exc is None else _Failed(exc))
 
     def _write_sealed(self, g: int, buf: bytearray, seq: int, end: int, nrec: int, start: int) -> None:
         buf[self.wbs - TRAILER_SIZE :] = pack_trailer(buf, seq, end, nrec)
@@ -1128,8 +1131,10 @@ class DeviceStorage:
             self.io_error = str(exc)
             log.error("namespace %s: device write failed: %s", self.name, exc)
             err = RecordError(ResultCode.UNKNOWN, f"device write failed: {exc}")
-            for f in [fut, *barriers]:
-                if f is not None and not f.done():
+            if fut is not None:
+                fut.resolve(err)
+            for f in barriers:
+                if not f.done():
                     f.set_exception(err)
             self._update_stop()
             return
@@ -1143,8 +1148,7 @@ class DeviceStorage:
             self._cache_add(g)
         if fut is not None:
             st["commits"] += 1
-            if not fut.done():
-                fut.set_result(None)
+            fut.resolve()
         for f in barriers:
             if not f.done():
                 f.set_result(None)
@@ -1321,7 +1325,7 @@ class DeviceStorage:
 
     async def _move_out(self, g: int) -> list[tuple[int, int, int, int]]:
         """Append the block's current copies anew; returns (pid, d0, d1, copies) in it."""
-        buf = self.mem.get(g)
+        buf: bytes | bytearray | None = self.mem.get(g)
         if buf is None:
             buf = await self.loop.run_in_executor(self._rd, self._read_block, g)  # type: ignore[union-attr]
         # A block still waiting for its write is this process's own bytes up to its end:
