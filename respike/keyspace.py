@@ -10,10 +10,11 @@ from __future__ import annotations
 from binascii import crc_hqx
 from collections.abc import Mapping
 from hashlib import blake2b
+from typing import Final
 
-N_SLOTS = 16384
-N_PARTITIONS = 4096
-SLOTS_PER_PARTITION = N_SLOTS // N_PARTITIONS
+N_SLOTS: Final = 16384
+N_PARTITIONS: Final = 4096
+SLOTS_PER_PARTITION: Final = N_SLOTS // N_PARTITIONS
 
 
 def hash_slot(key: bytes) -> int:

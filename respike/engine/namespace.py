@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from zlib import crc32
 
 from ..config import NamespaceConfig
@@ -35,8 +35,8 @@ from .storage import MemoryStorage, Storage
 
 log = logging.getLogger("respike.engine")
 
-KEEP = -1  # void argument: leave the void-time as it is (new records get default-ttl)
-DEFAULT = -2  # void argument: the namespace's default-ttl, for new and existing records
+KEEP: Final = -1  # void argument: leave the void-time as it is (new records get default-ttl)
+DEFAULT: Final = -2  # void argument: the namespace's default-ttl, for new and existing records
 
 
 class Clock:

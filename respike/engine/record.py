@@ -8,22 +8,22 @@ bins or one collection. Native commands see a string as one bin named `value`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
-STRING = 0
-HASH = 1
-LIST = 2
-SET = 3
-ZSET = 4
+STRING: Final = 0
+HASH: Final = 1
+LIST: Final = 2
+SET: Final = 3
+ZSET: Final = 4
 
-KIND_NAMES = ("string", "hash", "list", "set", "zset")
-STRING_BIN = b"value"
+KIND_NAMES: Final = ("string", "hash", "list", "set", "zset")
+STRING_BIN: Final = b"value"
 
 # Bytes of index and object overhead charged to every record against memory-size.
-RECORD_OVERHEAD = 64
-MAX_GENERATION = 65535
-INT64_MIN = -(1 << 63)
-INT64_MAX = (1 << 63) - 1
+RECORD_OVERHEAD: Final = 64
+MAX_GENERATION: Final = 65535
+INT64_MIN: Final = -(1 << 63)
+INT64_MAX: Final = (1 << 63) - 1
 
 
 class Record:
@@ -76,7 +76,7 @@ def parse_int(value: bytes) -> int | None:
 
 
 # First bytes a canonical integer can start with (a cheap filter before `to_bin`).
-NUMERIC_START = frozenset(b"-0123456789"[i : i + 1] for i in range(11))
+NUMERIC_START: Final = frozenset(b"-0123456789"[i : i + 1] for i in range(11))
 
 
 def to_bin(value: bytes) -> bytes | int:

@@ -13,9 +13,10 @@ import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Final
 
-SAMPLE_EVERY = 17  # odd: commands that alternate on a connection are all sampled
-SUB_BUCKETS = 4  # per power of two: about ±12% resolution, like a 2-bit HDR histogram
+SAMPLE_EVERY: Final = 17  # odd: commands that alternate on a connection are all sampled
+SUB_BUCKETS: Final = 4  # per power of two: about ±12% resolution, like a 2-bit HDR histogram
 
 
 def bucket_of(usec: int) -> int:

@@ -20,19 +20,20 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 
-FORMAT_VERSION = 1
-ALIGN = 16
+FORMAT_VERSION: Final = 1
+ALIGN: Final = 16
 
 # --- file header (first bytes of block 0) ---------------------------------------------------
 
-FILE_MAGIC = b"RESPIKE\x00"
+FILE_MAGIC: Final = b"RESPIKE\x00"
 # crc, magic, version, flags, write-block-size, file-size, file index, file count,
 # device uuid (shared by the files of a namespace), namespace, created (ms)
-FILE_HEADER = struct.Struct("<I8sHHIQHH16s32sQ")
-FILE_HEADER_SIZE = 4096
+FILE_HEADER: Final = struct.Struct("<I8sHHIQHH16s32sQ")
+FILE_HEADER_SIZE: Final = 4096
 
 
 @dataclass
@@ -75,17 +76,20 @@ def unpack_file_header(raw: bytes) -> FileHeader | None:
 
 # --- block header and trailer ---------------------------------------------------------------
 
-BLOCK_MAGIC = 0x31425352  # "RSB1": a block in use
-FREE_MAGIC = 0x31465352  # "RSF1": an erased block (its old records must not be read)
-TRAILER_MAGIC = 0x31545352  # "RST1"
+BLOCK_MAGIC: Final = 0x31425352  # "RSB1": a block in use
+FREE_MAGIC: Final = 0x31465352  # "RSF1": an erased block (its old records must not be read)
+TRAILER_MAGIC: Final = 0x31545352  # "RST1"
 # crc of [4:32), magic, version, reserved, reserved, bseq, opened (ms)
-BLOCK_HEADER = struct.Struct("<IIHHIQQ")
-BLOCK_HEADER_SIZE = 64
+BLOCK_HEADER: Final = struct.Struct("<IIHHIQQ")
+BLOCK_HEADER_SIZE: Final = 64
 # crc of [4:28), magic, bseq, end of records, record count, crc of block bytes [0:end)
-TRAILER = struct.Struct("<IIQIII")
-TRAILER_SIZE = 32
+TRAILER: Final = struct.Struct("<IIQIII")
+TRAILER_SIZE: Final = 32
 
-USED, FREE, ZERO, BAD = "used", "free", "zero", "bad"
+USED: Final = "used"
+FREE: Final = "free"
+ZERO: Final = "zero"
+BAD: Final = "bad"
 
 
 def pack_block_header(bseq: int, opened: int, magic: int = BLOCK_MAGIC) -> bytes:
@@ -121,17 +125,17 @@ def unpack_trailer(raw, bseq: int, wbs: int) -> tuple[int, int, int] | None:
 
 # --- records --------------------------------------------------------------------------------
 
-RECORD_MAGIC = 0x31435352  # "RSC1"
-F_TOMBSTONE = 1
+RECORD_MAGIC: Final = 0x31435352  # "RSC1"
+F_TOMBSTONE: Final = 1
 # crc, magic, length, version, flags, kind, set length, bseq, digest (20), generation,
 # reserved, key length, logical size (what the namespace charges), void-time, lut (ms)
-_AFTER_CRC = "IIBBBBQ20sHHIIQQ"
-RECORD = struct.Struct("<I" + _AFTER_CRC)
-RECORD_SIZE = RECORD.size  # 72
-RECORD_AFTER_CRC = struct.Struct("<" + _AFTER_CRC)  # the header the crc covers (and writes build)
-MAX_SET_NAME = 255
+_AFTER_CRC: Final = "IIBBBBQ20sHHIIQQ"
+RECORD: Final = struct.Struct("<I" + _AFTER_CRC)
+RECORD_SIZE: Final = RECORD.size  # 72
+RECORD_AFTER_CRC: Final = struct.Struct("<" + _AFTER_CRC)  # the header the crc covers (and writes build)
+MAX_SET_NAME: Final = 255
 
-RECORD_DTYPE = np.dtype(
+RECORD_DTYPE: Final = np.dtype(
     [
         ("crc", "<u4"), ("magic", "<u4"), ("length", "<u4"), ("version", "u1"),
         ("flags", "u1"), ("kind", "u1"), ("set_len", "u1"), ("bseq", "<u8"),
@@ -141,8 +145,8 @@ RECORD_DTYPE = np.dtype(
     ]
 )
 assert RECORD_DTYPE.itemsize == RECORD_SIZE
-_CRC = struct.Struct("<I")
-_MAGIC_BYTES = struct.pack("<I", RECORD_MAGIC)
+_CRC: Final = struct.Struct("<I")
+_MAGIC_BYTES: Final = struct.pack("<I", RECORD_MAGIC)
 
 
 def padded(length: int) -> int:
@@ -202,7 +206,7 @@ class BlockRecords:
     extra: dict = field(default_factory=dict)
 
 
-_EMPTY_OFFS = np.zeros(0, dtype=np.int64)
+_EMPTY_OFFS: Final = np.zeros(0, dtype=np.int64)
 
 
 def gather_headers(buf, offs: list[int] | np.ndarray) -> np.ndarray:

@@ -32,26 +32,27 @@ from __future__ import annotations
 
 import sys
 from array import array
+from typing import Final
 
 import numpy as np
 
 from ...keyspace import N_PARTITIONS
 
-W = 5
-ADDR_MASK = (1 << 40) - 1
-VOID_MASK = (1 << 42) - 1
-SID_SHIFT = 42
-SID_MASK = 0xFFF
-DEAD = 1 << 54
-TOMB = 1 << 55
-CNT_SHIFT = 56
-CNT_ONE = 1 << CNT_SHIFT
-CNT_MAX = 255
-LOW_MASK = CNT_ONE - 1  # everything but the copy count
-MAX_LOAD = 0.7
-MIN_CAP = 16
+W: Final = 5
+ADDR_MASK: Final = (1 << 40) - 1
+VOID_MASK: Final = (1 << 42) - 1
+SID_SHIFT: Final = 42
+SID_MASK: Final = 0xFFF
+DEAD: Final = 1 << 54
+TOMB: Final = 1 << 55
+CNT_SHIFT: Final = 56
+CNT_ONE: Final = 1 << CNT_SHIFT
+CNT_MAX: Final = 255
+LOW_MASK: Final = CNT_ONE - 1  # everything but the copy count
+MAX_LOAD: Final = 0.7
+MIN_CAP: Final = 16
 
-_EMPTY_TAB = array("H", [0])
+_EMPTY_TAB: Final = array("H", [0])
 
 
 def trim_heap() -> None:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from hashlib import blake2b
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -79,23 +79,27 @@ from .scan import ScanStats, scan
 log = logging.getLogger("respike.device")
 
 # Block states.
-B_FREE, B_OPEN, B_SEALED, B_DEFRAG, B_HEADER = 0, 1, 2, 3, 4
+B_FREE: Final = 0
+B_OPEN: Final = 1
+B_SEALED: Final = 2
+B_DEFRAG: Final = 3
+B_HEADER: Final = 4
 # Client writes never take the last free blocks: defrag needs one to make progress.
-RESERVE_BLOCKS = 1
+RESERVE_BLOCKS: Final = 1
 # Sealed blocks waiting for the disk beyond this refuse writes (Aerospike's max-write-cache).
-MAX_WRITE_QUEUE = 64 << 20
-TICK = 0.25
-RECORD_CACHE = 4096  # decoded string and hash records kept (see DeviceStorage.rcache)
-RECORD_CACHE_MAX = 16 << 10  # ... of at most this size: the cache stays under 64 MiB
-SMALL_RECORD = 1024  # below this, a record is built as one bytes object (measured faster)
-DEFRAG_SLICE = 256  # records moved between two yields to the loop
-DEFRAG_BATCH = 4  # blocks moved out before one sync and erase
-DEFRAG_BATCH_URGENT = 64
+MAX_WRITE_QUEUE: Final = 64 << 20
+TICK: Final = 0.25
+RECORD_CACHE: Final = 4096  # decoded string and hash records kept (see DeviceStorage.rcache)
+RECORD_CACHE_MAX: Final = 16 << 10  # ... of at most this size: the cache stays under 64 MiB
+SMALL_RECORD: Final = 1024  # below this, a record is built as one bytes object (measured faster)
+DEFRAG_SLICE: Final = 256  # records moved between two yields to the loop
+DEFRAG_BATCH: Final = 4  # blocks moved out before one sync and erase
+DEFRAG_BATCH_URGENT: Final = 64
 
-_QQ = struct.Struct("<QQ")
-_CRC = struct.Struct("<I")
-_BSEQ = struct.Struct("<Q")
-_crc32 = zlib.crc32
+_QQ: Final = struct.Struct("<QQ")
+_CRC: Final = struct.Struct("<I")
+_BSEQ: Final = struct.Struct("<Q")
+_crc32: Final = zlib.crc32
 
 
 def _now_ms() -> int:
@@ -143,7 +147,7 @@ class _Failed:
 
 
 # The sync helper: one byte in = fdatasync every file, one byte out ("k" or "e").
-_HELPER = """
+_HELPER: Final = """
 import os, sys
 fds = [int(a) for a in sys.argv[1:]]
 while True:
