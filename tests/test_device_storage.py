@@ -68,7 +68,8 @@ class Node:
 
     def block_of(self, key: bytes) -> int:
         dev = self.dev
-        _, pid, _dg, _d0, _d1, j = dev._resolve(key)
+        c = dev._resolve(key)
+        pid, j = c.pid, c.j
         loc = dev.index.ents[pid][j * 5 + 2]
         return (loc & ((1 << 40) - 1)) >> dev.ushift
 
@@ -152,7 +153,8 @@ def test_overwrites_not_yet_handed_to_the_device_rewrite_their_copy(tmp_path):
     assert len({padded(RECORD_SIZE + 3 + len(pack_value(STRING, v))) for v in (long_, short)}) == 1
 
     def copies(n: Node, key: bytes) -> int:
-        _, pid, _dg, _d0, _d1, j = n.dev._resolve(key)
+        c = n.dev._resolve(key)
+        pid, j = c.pid, c.j
         return n.dev.index.copies(pid, j)
 
     async def write():
@@ -164,14 +166,14 @@ def test_overwrites_not_yet_handed_to_the_device_rewrite_their_copy(tmp_path):
             for i in range(29):
                 n.set(b"hot", short if i % 2 else long_)
             n.set(b"hot", short)  # shorter than the copy it overwrites, in the same padded size
-            assert (dev.wpos, dev.used, dev.st["buffer_rewrites"]) == (end, used, 30)
+            assert (dev.wpos, dev.used, dev.st.buffer_rewrites) == (end, used, 30)
             assert n.get(b"hot") == short and n.ns.get(b"hot").gen == 31 and copies(n, b"hot") == 1
             n.set(b"hot", b"a value that pads to another size")  # appended
             assert dev.wpos > end and copies(n, b"hot") == 2
             await dev.barrier()  # written and synced: the next overwrite appends
             end = dev.wpos
             n.set(b"hot", b"a value that pads to another sizf")
-            assert dev.wpos > end and dev.st["buffer_rewrites"] == 30 and copies(n, b"hot") == 3
+            assert dev.wpos > end and dev.st.buffer_rewrites == 30 and copies(n, b"hot") == 3
             n.set(b"hot", b"a value that pads to another sizg")  # this one is not written yet
             assert copies(n, b"hot") == 3
             dev.close()
@@ -212,7 +214,7 @@ def test_expired_copy_masks_older_copies(tmp_path):
             await asyncio.sleep(0.08)
             n.ns.clock()
             assert n.get(b"k") is None  # expired: removed without a tombstone
-            assert n.dev.st["expired_unwritten"] == 1 and n.dev.st["tombstones_written"] == 0
+            assert n.dev.st.expired_unwritten == 1 and n.dev.st.tombstones_written == 0
             await n.dev.defrag_block(b)  # the expired copy moves: an older one exists
             n.dev.close(checkpoint=False)
         async with Node(data) as n:
@@ -320,7 +322,7 @@ def test_sweep_reads_only_candidates(tmp_path):
             for i in range(300):
                 n.set(b"k%d" % i, b"v", now + 30 if i % 3 == 0 else 0)
             await asyncio.sleep(0.05)
-            n.dev.st["file_reads"] = 0
+            n.dev.st.file_reads = 0
             removed = list(n.ns.sweep(n.ns.clock()))[-1]
             assert removed == 100 and n.ns.count() == 200
             assert n.ns.stats.expired_objects == 100

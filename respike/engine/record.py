@@ -147,7 +147,14 @@ def pack_value(kind: int, value: object) -> bytes:
     and map bins inside other records pack as msgpack ext types that keep their order."""
     if kind >= LIST:
         return _cdt.pack_collection(kind, value)
+    if value.__class__ is bytes:
+        n = len(value)  # type: ignore[arg-type]
+        if n < 256:  # what msgpack writes for a short string (bin 8), without the call
+            return _BIN8[n] + value  # type: ignore[operator]
     return _cdt.pack_plain(value)
+
+
+_BIN8: Final = tuple(b"\xc4" + bytes((n,)) for n in range(256))
 
 
 def unpack_value(kind: int, data: bytes | bytearray | memoryview) -> object:

@@ -57,6 +57,14 @@ def drain_fast(client: Any) -> None:
                 except Exception as exc:
                     reply = client._failed(spec, exc, cmd)
                 if waits:
+                    if (type(reply) is bytes and len(waits) == 1 and waits[0] is client.gate
+                            and not waits.throttle and not client.in_exec):
+                        # The commonest durable write: behind the group commit that
+                        # already gates this connection (Client._gated, inline).
+                        client._gate_writes.append(len(client._out))
+                        append(reply)
+                        waits.clear()
+                        continue
                     reply = client._after_waits(reply)
                     if reply is None:  # joined the held reply before it
                         continue

@@ -122,6 +122,56 @@ def _digest_groups(pid: np.ndarray, d0: np.ndarray, d1: np.ndarray) -> tuple[lis
             counts.tolist())
 
 
+STAT_NAMES: Final = (
+    "client_writes", "client_write_bytes", "tombstones_written", "expired_unwritten",
+    "defrag_blocks", "defrag_records", "defrag_write_bytes", "blocks_written",
+    "write_bytes", "commits", "commit_waits", "cache_hits", "file_reads",
+    "read_errors", "erase_errors", "throttled_writes", "record_cache_hits", "buffer_rewrites",
+)
+
+
+class DeviceStats:
+    """The device's counters (INFO storage). Attributes, not a dict: several are counted
+    on every write, where a compiled attribute costs nothing and a dict update does."""
+
+    def __init__(self) -> None:
+        self.client_writes = 0
+        self.client_write_bytes = 0
+        self.tombstones_written = 0
+        self.expired_unwritten = 0
+        self.defrag_blocks = 0
+        self.defrag_records = 0
+        self.defrag_write_bytes = 0
+        self.blocks_written = 0
+        self.write_bytes = 0
+        self.commits = 0
+        self.commit_waits = 0
+        self.cache_hits = 0
+        self.file_reads = 0
+        self.read_errors = 0
+        self.erase_errors = 0
+        self.throttled_writes = 0
+        self.record_cache_hits = 0
+        self.buffer_rewrites = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in STAT_NAMES}
+
+
+class Lookup:
+    """One key's index lookup: its partition, digest and entry number (-1: absent), and
+    its decoded record while that is in the record cache. The last one is kept, so a
+    write after its read hashes the key once; cached records keep theirs."""
+
+    def __init__(self, pid: int, dg: bytes, d0: int, d1: int, j: int) -> None:
+        self.rec: Record | None = None
+        self.pid = pid
+        self.dg = dg
+        self.d0 = d0
+        self.d1 = d1
+        self.j = j
+
+
 class _Done:
     """A finished cycle, shaped like the concurrent future of a thread cycle."""
 
@@ -312,29 +362,20 @@ class DeviceStorage:
         self._flush_tail = False
         self.io_error = ""
         self._helper: SyncHelper | None = None
-        # The last key looked up (a write usually follows its read) and its lookup:
-        # [cached record or None, pid, 20-byte digest, d0, d1, entry number or -1].
+        # The last key looked up (a write usually follows its read) and its lookup.
         self._ck: bytes | None = None
-        self._cl: list = [None, 0, b"", 0, 0, -1]
+        self._cl = Lookup(-1, b"", 0, 0, -1)
         # Recently used small string and hash records (kind <= HASH), decoded: key -> its
-        # lookup list, as above, with the record first. As in the memory engine, the record
+        # Lookup, as above, holding the record. As in the memory engine, the record
         # itself is handed out: commands change a hash only once its write is sure to be
         # accepted, the namespace commits every change through put(), and a put() that
         # fails drops the entry.
-        self.rcache: OrderedDict[bytes, list] = OrderedDict()
+        self.rcache: OrderedDict[bytes, Lookup] = OrderedDict()
         # Statistics.
         self.start_mode = ""
         self.start_seconds = 0.0
         self.scan_stats = ScanStats()
-        self.st = dict.fromkeys(
-            (
-                "client_writes", "client_write_bytes", "tombstones_written", "expired_unwritten",
-                "defrag_blocks", "defrag_records", "defrag_write_bytes", "blocks_written",
-                "write_bytes", "commits", "commit_waits", "cache_hits", "file_reads",
-                "read_errors", "erase_errors", "throttled_writes", "record_cache_hits", "buffer_rewrites",
-            ),
-            0,
-        )
+        self.st = DeviceStats()
 
     # --- wiring ------------------------------------------------------------------------
 
@@ -695,9 +736,9 @@ class DeviceStorage:
         size = (loc >> 40) << 4
         fd = self.fds[g // self.bpf]
         data = os.pread(fd, size, (g % self.bpf) * self.wbs + (addr & self.omask))
-        self.st["file_reads"] += 1
+        self.st.file_reads += 1
         if check_record(data, 0, len(data), self.bseq[g]) <= 0:
-            self.st["read_errors"] += 1
+            self.st.read_errors += 1
             log.error("namespace %s: record at block %d offset %d fails its checksum", self.name, g,
                       addr & self.omask)
             return None
@@ -710,13 +751,13 @@ class DeviceStorage:
         hit = self.rcache.get(key)
         if hit is not None:
             self._ck, self._cl = key, hit
-            self.st["record_cache_hits"] += 1
-            return hit[0]
+            self.st.record_cache_hits += 1
+            return hit.rec
         c = self._resolve(key)
-        pid, j = c[1], c[5]
+        j = c.j
         if j < 0:
             return None
-        ent = self.index.ents[pid]
+        ent = self.index.ents[c.pid]
         k = j * W
         if ent[k + 4] & DEAD:
             return None
@@ -733,18 +774,18 @@ class DeviceStorage:
             self._remember(key, c, rec)
         return rec
 
-    def _remember(self, key: bytes, c: list, rec: Record) -> None:
-        """Cache `rec` in its lookup list `c`; c[0] is None whenever c is not cached."""
+    def _remember(self, key: bytes, c: Lookup, rec: Record) -> None:
+        """Cache `rec` in its lookup `c`; c.rec is None whenever c is not cached."""
         cache = self.rcache
         if len(cache) >= RECORD_CACHE:
-            cache.popitem(last=False)[1][0] = None
-        c[0] = rec
+            cache.popitem(last=False)[1].rec = None
+        c.rec = rec
         cache[key] = c
 
     def _uncache(self, key: bytes) -> None:
         hit = self.rcache.pop(key, None)
         if hit is not None:
-            hit[0] = None
+            hit.rec = None
 
     def _load(self, loc: int) -> tuple[bytes, Record] | None:
         found = self._locate(loc)
@@ -766,23 +807,23 @@ class DeviceStorage:
         k = off + RECORD_SIZE + sl
         return bytes(buf[k : k + kl])
 
-    def _resolve(self, key: bytes) -> list:
-        """The key's lookup list (see `_cl`), reusing the last lookup: one list per key
-        looked up, shared with the record cache, so a read-then-write hashes once."""
+    def _resolve(self, key: bytes) -> Lookup:
+        """The key's Lookup, reusing the last one (shared with the record cache), so a
+        read-then-write hashes once."""
         if key is self._ck or key == self._ck:
             c = self._cl
-            j = c[5]
+            j = c.j
             if j >= 0:
-                ent = self.index.ents[c[1]]
+                ent = self.index.ents[c.pid]
                 k = j * W
-                if k + 1 < len(ent) and ent[k] == c[3] and ent[k + 1] == c[4]:
+                if k + 1 < len(ent) and ent[k] == c.d0 and ent[k + 1] == c.d1:
                     return c
-            c[5] = self.index.find(c[1], c[3], c[4])
+            c.j = self.index.find(c.pid, c.d0, c.d1)
             return c
         pid = hash_slot(key) >> 2
         h = blake2b(key, digest_size=18).digest()
         d0, d1 = _QQ.unpack_from(h)
-        c = self._cl = [None, pid, pid.to_bytes(2, "little") + h, d0, d1, self.index.find(pid, d0, d1)]
+        c = self._cl = Lookup(pid, pid.to_bytes(2, "little") + h, d0, d1, self.index.find(pid, d0, d1))
         self._ck = key
         return c
 
@@ -790,7 +831,7 @@ class DeviceStorage:
 
     def put(self, key: bytes, pid: int, rec: Record, created: bool) -> None:
         c = self._resolve(key)
-        cached, pid, dg, d0, d1, j = c
+        cached, pid, j = c.rec, c.pid, c.j
         index = self.index
         k = j * W
         if j >= 0:
@@ -804,7 +845,7 @@ class DeviceStorage:
         kind = rec.kind
         gen, void, lut = rec.gen, rec.void, rec.lut
         try:
-            loc = self._append(dg, 0, kind, gen, void, lut, rec.size, self.set_names[sid], key,
+            loc = self._append(c.dg, 0, kind, gen, void, lut, rec.size, self.set_names[sid], key,
                                pack_value(kind, rec.value), replace=old)
         except BaseException:
             self._uncache(key)  # the caller may have changed it already
@@ -831,7 +872,7 @@ class DeviceStorage:
                 index.nlive[pid] += 1
                 self.used += size
             if j < 0:
-                j = c[5] = index.insert(pid, d0, d1, loc, m1, low | CNT_ONE)
+                j = c.j = index.insert(pid, c.d0, c.d1, loc, m1, low | CNT_ONE)
             else:
                 if m2 & DEAD:
                     index.dead -= 1
@@ -846,19 +887,20 @@ class DeviceStorage:
             if cached is None:
                 self._remember(key, c, rec)
             else:
-                c[0] = rec
+                c.rec = rec
         elif cached is not None:
             self._uncache(key)
         st = self.st
-        st["client_writes"] += 1
-        st["client_write_bytes"] += size
+        st.client_writes += 1
+        st.client_write_bytes += size
         if self.commit:
             self._commit_wait()
         if self.pressure:
             self._relief_wait()
 
     def delete(self, key: bytes, pid: int, rec: Record) -> None:
-        _, pid, dg, _, _, j = self._resolve(key)
+        c = self._resolve(key)
+        pid, dg, j = c.pid, c.dg, c.j
         if j < 0:
             return
         index = self.index
@@ -874,7 +916,7 @@ class DeviceStorage:
         if (rec.void and rec.void <= now) or self._is_cut(sid, rec.lut):
             # Expired or truncated: the copy on the device is dead by itself, no write needed.
             ent[k + 4] = m2 | DEAD
-            self.st["expired_unwritten"] += 1
+            self.st.expired_unwritten += 1
         else:
             lut = max(now, rec.lut)
             loc = self._append(dg, F_TOMBSTONE, rec.kind, rec.gen, 0, lut, 0, self.set_names[sid], b"", b"")
@@ -882,7 +924,7 @@ class DeviceStorage:
             ent[k + 3] = rec.gen | lut << 16
             ent[k + 4] = (sid << SID_SHIFT) | DEAD | TOMB | (m2 >> CNT_SHIFT) << CNT_SHIFT
             index.add_copy(pid, j)
-            self.st["tombstones_written"] += 1
+            self.st.tombstones_written += 1
             if self.commit:
                 self._commit_wait()
         self._unlive(old)
@@ -939,7 +981,7 @@ class DeviceStorage:
             at = addr & self.omask
             if addr >> self.wbits == self.buf_g and at >= self.fpos and replace >> 40 == p >> 4:
                 w = at  # (its padding may keep old bytes: records are walked by padded length)
-                self.st["buffer_rewrites"] += 1
+                self.st.buffer_rewrites += 1
         if self.buf is None or w + p > self.limit:
             if p > self.limit - BLOCK_HEADER_SIZE:
                 raise RecordError(ResultCode.RECORD_TOO_BIG,
@@ -980,7 +1022,7 @@ class DeviceStorage:
         _CRC.pack_into(buf, w, _crc32(memoryview(buf)[w + 4 : w + n]))
         self.wpos = w + p
         self.nrec += 1
-        self.st["defrag_write_bytes"] += p
+        self.st.defrag_write_bytes += p
         return (((self.buf_g << self.wbits) + w) >> 4) | (p >> 4) << 40
 
     def _roll(self, defrag: bool) -> None:
@@ -1031,7 +1073,7 @@ class DeviceStorage:
             fut = self._commit_fut = Ack(self.loop)
             self._kick()
         self.waits.append(fut)
-        self.st["commit_waits"] += 1
+        self.st.commit_waits += 1
 
     def _relief_wait(self) -> None:
         if self.loop is None:
@@ -1041,7 +1083,7 @@ class DeviceStorage:
             fut = self._relief = self.loop.create_future()
         self.waits.append(fut)
         self.waits.throttle = True  # type: ignore[attr-defined]  # engine.Waits
-        self.st["throttled_writes"] += 1
+        self.st.throttled_writes += 1
 
     def _release(self) -> None:
         fut, self._relief = self._relief, None
@@ -1143,15 +1185,15 @@ class DeviceStorage:
             self._update_stop()
             return
         st = self.st
-        st["write_bytes"] += cf.result()
+        st.write_bytes += cf.result()
         if tail is not None and tail[0] == self.buf_g:
             self.wdone = tail[1]
         for g, _job in jobs:
             del self.unwritten[g]
-            st["blocks_written"] += 1
+            st.blocks_written += 1
             self._cache_add(g)
         if fut is not None:
-            st["commits"] += 1
+            st.commits += 1
             fut.resolve()
         for f in barriers:
             if not f.done():
@@ -1318,7 +1360,7 @@ class DeviceStorage:
             try:
                 await self.loop.run_in_executor(self._io, self._erase, [g for g, _ in ready])  # type: ignore[union-attr]
             except OSError as exc:
-                self.st["erase_errors"] += 1
+                self.st.erase_errors += 1
                 log.error("namespace %s: erasing blocks failed: %s", self.name, exc)
                 for g, _ in ready:
                     self.state[g] = B_SEALED
@@ -1371,7 +1413,7 @@ class DeviceStorage:
                 self.live[g] -= size
                 self.live[(nloc & ADDR_MASK) >> self.ushift] += size
             moved += 1
-        self.st["defrag_records"] += moved
+        self.st.defrag_records += moved
         return list(zip(pids, d0s, d1s, counts, strict=True))
 
     def _erase(self, blocks: list[int]) -> None:
@@ -1395,7 +1437,7 @@ class DeviceStorage:
                 if index.ents[pid][j * W + 4] & DEAD:
                     index.remove(pid, j)
                     index.dead -= 1
-                    if self._cl[1] == pid:
+                    if self._cl.pid == pid:
                         self._ck = None  # entry numbers moved
                 else:
                     log.error("namespace %s: live record lost its last counted copy", self.name)
@@ -1405,7 +1447,7 @@ class DeviceStorage:
         self.mem.pop(g, None)
         self.cache.pop(g, None)
         self.free.append(g)
-        self.st["defrag_blocks"] += 1
+        self.st.defrag_blocks += 1
         self._update_stop()
 
     # --- space -------------------------------------------------------------------------
@@ -1516,7 +1558,7 @@ class DeviceStorage:
     def clear(self) -> None:
         """Everything was truncated (its cutoff is kept): every live entry is dead now."""
         for hit in self.rcache.values():
-            hit[0] = None
+            hit.rec = None
         self.rcache.clear()
         index = self.index
         for pid in range(N_PARTITIONS):
@@ -1589,5 +1631,5 @@ class DeviceStorage:
             "scan_bad_blocks": s.bad_blocks,
             "scan_stale_records": s.stale_records,
         }
-        out.update(self.st)
+        out.update(self.st.as_dict())
         return out
