@@ -320,10 +320,12 @@ def test_values_round_trip_through_pack():
         (LIST, deque([b"a", b"", b"10"])),
         (SET, structs.RSet([b"x", b"y"])),
         (ZSET, structs.ZSet([(b"a", 1.5), (b"b", float("-inf"))])),
-        (HASH, {b"o": structs.OrderedList([1, 2]), b"k": structs.OrderedMap({b"a": 1}, by_value=True), b"p": [1, {b"x": None}]}),
+        (HASH, {b"o": structs.OrderedList([1, 2]), b"k": structs.OrderedMap({b"a": 1}, by_value=True), b"p": [1, {b"x": None}],
+                b"n": structs.OrderedMap({b"z": structs.OrderedList([2, 3])})}),  # packed while the packer is busy
     ]
     for kind, value in values:
         back = unpack_value(kind, pack_value(kind, value))
         assert back == value and type(back) is type(value)
     back = unpack_value(HASH, pack_value(HASH, values[3][1]))
     assert type(back[b"o"]) is structs.OrderedList and type(back[b"k"]) is structs.OrderedMap and back[b"k"].by_value
+    assert type(back[b"n"][b"z"]) is structs.OrderedList
