@@ -24,7 +24,7 @@ from ..errors import (
     unknown_command,
     wrong_arity,
 )
-from .drain import drain_fast
+from .drain import drain_fast, join_gate
 from .encode import QUEUED, error
 from .reader import ProtocolError, RequestReader
 
@@ -235,7 +235,7 @@ class Client(asyncio.Protocol):
             clock.ms = self.last_active = _time_ns() // 1_000_000 + clock.offset_ms
             self._drain_fast()
             if reader.fast:
-                if self._out and not self.unflushed:
+                if self._out and not self.unflushed and (self.gate is None or self._pre):
                     self.unflushed = True
                     self.server.flush_later(self)
                 return
@@ -404,7 +404,9 @@ class Client(asyncio.Protocol):
         if throttle:
             pending.throttle = False
         elif self.queue is None:
-            if reply.__class__ is bytes and len(pending) == 1 and not self.in_exec and self._gated(pending[0], reply):
+            if reply.__class__ is bytes and len(pending) == 1 and join_gate(self, pending[0]):
+                self._gate_writes.append(len(self._out))
+                self._out.append(reply)
                 pending.clear()
                 return None
         elif self.queue and reply.__class__ is bytes and not self.in_exec:
@@ -416,25 +418,6 @@ class Client(asyncio.Protocol):
         held = Held(reply, list(pending))
         pending.clear()
         return Blocking(held) if throttle and not self.in_exec and not self.proxied else held
-
-    def _gated(self, ack: Any, reply: bytes) -> bool:
-        """Queue a write's reply behind the group commit `ack` (see engine.Ack): the
-        replies after it wait in `_out`, and one call at the commit releases them all."""
-        gate = self.gate
-        if gate is None:
-            if ack.__class__ is not Ack:
-                return False
-            self.gate = ack
-            ack.listeners.append(self)
-            out = self._out
-            if out:
-                self._pre.extend(out)
-                out.clear()
-        elif gate is not ack:
-            return False
-        self._gate_writes.append(len(self._out))
-        self._out.append(reply)
-        return True
 
     def acked(self, ack: Ack) -> None:
         """The group commit this connection's replies wait on is done (or failed)."""

@@ -13,7 +13,25 @@ from typing import Any
 
 import hiredis
 
+from ..engine.engine import Ack
 from .stats import SAMPLE_EVERY
+
+
+def join_gate(client: Any, ack: Any) -> bool:
+    """Whether the connection's replies can wait behind `ack` (a device's group commit)
+    in its output list: it already does, or nothing else is held and it starts now."""
+    gate = client.gate
+    if gate is ack:
+        return not client.in_exec
+    if gate is not None or type(ack) is not Ack or client.queue is not None or client.in_exec:
+        return False
+    client.gate = ack
+    ack.listeners.append(client)
+    out = client._out
+    if out:
+        client._pre.extend(out)
+        out.clear()
+    return True
 
 
 def drain_fast(client: Any) -> None:
@@ -57,10 +75,10 @@ def drain_fast(client: Any) -> None:
                 except Exception as exc:
                     reply = client._failed(spec, exc, cmd)
                 if waits:
-                    if (type(reply) is bytes and len(waits) == 1 and waits[0] is client.gate
-                            and not waits.throttle and not client.in_exec):
-                        # The commonest durable write: behind the group commit that
-                        # already gates this connection (Client._gated, inline).
+                    if (type(reply) is bytes and len(waits) == 1 and not waits.throttle
+                            and join_gate(client, waits[0])):
+                        # The commonest durable write: its reply waits behind the group
+                        # commit, in the output list (see join_gate).
                         client._gate_writes.append(len(client._out))
                         append(reply)
                         waits.clear()
