@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from respike.config import ConfigError, build_config
 from respike.engine.device.format import RECORD_SIZE, padded
-from respike.engine.device.index import DEAD
+from respike.engine.device.index import DEAD, TOMB
+from respike.engine.device.scan import build
 from respike.engine.device.storage import B_SEALED, DeviceStorage, _digest_groups
 from respike.engine.engine import Engine
 from respike.engine.namespace import DEFAULT
@@ -385,3 +386,37 @@ def test_digest_groups_finds_each_digests_last_copy_and_count(records):
     last, pids, d0s, d1s, counts = _digest_groups(pid, d0, d1)
     got = {(p, a, b): [i, c] for i, p, a, b, c in zip(last, pids, d0s, d1s, counts, strict=True)}
     assert got == expect and list(zip(pids, d0s, d1s, strict=True)) == sorted(expect)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.booleans()),
+                min_size=1, max_size=60))
+def test_cold_start_index_keeps_each_digests_newest_copy(copies):
+    """The cold start's index build from record copies listed oldest first, against a plain
+    Python reference: few distinct values, so digests repeat, and some share their
+    partition and first 64 bits but not the rest (the build's fallback grouping)."""
+    n = len(copies)
+    cols = {
+        "pid": [np.array([c[0] for c in copies], dtype=np.uint16)],
+        "d0": [np.array([c[1] << 62 for c in copies], dtype=np.uint64)],
+        "d1": [np.array([c[2] for c in copies], dtype=np.uint64)],
+        "loc": [np.array([i | 1 << 40 for i in range(n)], dtype=np.uint64)],  # copy i at unit i
+        "m1": [np.array([1 | (1000 + i) << 16 for i in range(n)], dtype=np.uint64)],
+        "m2": [np.array([TOMB if c[3] else 0 for c in copies], dtype=np.uint64)],
+        "lsize": [np.full(n, 10, dtype=np.uint32)],
+    }
+    expect: dict[tuple[int, int, int], list[int]] = {}
+    for i, (p, a, b, _) in enumerate(copies):
+        expect.setdefault((p, a << 62, b), [0, 0])[0] = i
+        expect[(p, a << 62, b)][1] += 1
+    res = build(cols, 4, 1 << 20, lambda sids: np.zeros(len(sids), dtype=np.uint64), 0)
+    got = {}
+    for p in range(4096):
+        ent = res.index.ents[p]
+        for k in range(0, len(ent), 5):
+            assert res.index.find(p, ent[k], ent[k + 1]) == k // 5
+            got[(p, ent[k], ent[k + 1])] = [ent[k + 2] & ((1 << 40) - 1), ent[k + 4] >> 56]
+    assert got == expect
+    newest_alive = [i for i, c in expect.values() if not copies[i][3]]
+    assert res.index.live == len(newest_alive) and res.index.dead == len(expect) - len(newest_alive)
+    assert res.used_bytes == 10 * len(newest_alive)

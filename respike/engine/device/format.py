@@ -246,12 +246,11 @@ def parse_block(buf, bseq: int, wbs: int, trust_end: int | None = None) -> Block
         if trailer is not None and zlib.crc32(memoryview(buf)[: trailer[0]]) == trailer[2]:
             end = trailer[0]
     if end is not None:
-        offs = []
-        append = offs.append
+        offs: list[int] = []
         words = memoryview(buf).cast("B").cast("I")  # the length is the third 32-bit word
         off = BLOCK_HEADER_SIZE
         while off < end:
-            append(off)
+            offs.append(off)
             off += (words[(off >> 2) + 2] + 15) & ~15
         words.release()
         if off == padded(end) or off == end:
