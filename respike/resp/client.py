@@ -16,6 +16,8 @@ from time import perf_counter_ns
 from time import time_ns as _time_ns
 from typing import TYPE_CHECKING, Any
 
+import hiredis
+
 from ..engine.engine import Ack
 from ..errors import (
     NOAUTH,
@@ -24,9 +26,9 @@ from ..errors import (
     unknown_command,
     wrong_arity,
 )
-from .drain import drain_fast, join_gate
 from .encode import QUEUED, error
 from .reader import ProtocolError, RequestReader
+from .stats import SAMPLE_EVERY
 
 if TYPE_CHECKING:
     from .server import RespServer
@@ -121,7 +123,8 @@ def _result(item: Any) -> bytes:
         text = error(exc.text if isinstance(exc, RedisError) else exc.reply_text())
         if item.__class__ is not Held:
             return text
-        return _failed_writes(item.joined, item.writes, text) if item.writes else text * item.count
+        joined = item.joined
+        return _failed_writes(joined, item.writes, text) if item.writes and joined else text * item.count
     except asyncio.CancelledError:
         return b""
     except Exception:
@@ -145,11 +148,14 @@ class Blocking:
         self.awaitable = awaitable
 
 
-class Client(asyncio.Protocol):
+class Client:
+    """An asyncio protocol (uvloop takes any object with the protocol's methods; this one
+    is a compiled class, so no base class)."""
+
     def __init__(self, server: RespServer):
         self.server = server
         self.engine = server.engine
-        self.commands = server.table.by_bytes
+        self.commands: dict[Any, Any] = server.table.by_bytes  # (keys may be any RESP element)
         self.id = server.next_client_id()
         self.proto = 2
         self.name = b""
@@ -170,7 +176,7 @@ class Client(asyncio.Protocol):
         self.commands_done = 0
         self.created = server.engine.clock.ms
         self.last_active = self.created
-        self.transport: asyncio.Transport | None = None
+        self.transport: Any = None
         self.addr = self.laddr = "?:0"
         self.reader = RequestReader(server.node_config["proto-max-bulk-len"])
         self._out: list[bytes] = []
@@ -180,8 +186,7 @@ class Client(asyncio.Protocol):
         self._pre: list[bytes] = []
         self._gate_writes: list[int] = []
         self.unflushed = False  # waits in server.flush_later for its replies to be written
-        # What the hot loop binds on every read, bound once.
-        self._loop_ctx = (server.table.hot.get, self.execute, self._out.append, server.engine.waits)
+        self._hot: dict[Any, tuple[Any, Any, int]] = server.table.hot
         # Replies waiting behind one that is not ready yet; None when nothing waits.
         self.queue: deque[Any] | None = None
         self.blocked = False
@@ -192,13 +197,13 @@ class Client(asyncio.Protocol):
         self.last_write: tuple[int, int] | None = None  # (replication txn, replicas), for WAIT
         self._chunk = b""
         self._done = 0
-        self._last: list[bytes] | None = None
+        self._last: list[Any] | None = None
         self._countdown = 1
 
     # --- asyncio.Protocol --------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
         local = transport.get_extra_info("sockname") or ("?", 0)
         self.addr = f"{peer[0]}:{peer[1]}"
@@ -215,6 +220,9 @@ class Client(asyncio.Protocol):
             for item in self.queue:
                 if item.__class__ is not bytes:
                     item.cancel()
+
+    def eof_received(self) -> None:
+        return None  # (the transport closes itself)
 
     def pause_writing(self) -> None:
         if self.transport is not None:
@@ -285,9 +293,103 @@ class Client(asyncio.Protocol):
             self._flush()
 
     def _drain_fast(self) -> None:
-        drain_fast(self)
+        """The connection's hot loop: hiredis parses, the command runs, replies collect
+        for one write. The common case (known command, right arity, nothing special about
+        the connection) is dispatched inline; everything else goes through `execute`."""
+        reader = self.reader
+        gets = reader.hiredis.gets
+        hot = self._hot
+        out = self._out
+        waits = self.waits
+        done: int = self._done
+        last = self._last
+        start = done
+        countdown: int = self._countdown  # time one command in SAMPLE_EVERY (see resp/stats.py)
+        # Only commands that go through `execute` can change these two.
+        special: bool = self.special
+        queued: bool = self.queue is not None
+        while not self.closing:
+            try:
+                cmd = gets()
+            except hiredis.ProtocolError:
+                cmd = None
+            if cmd is False:
+                reader.end_fast(self._chunk, done, last)
+                self._chunk = b""
+                break
+            if type(cmd) is not list or not cmd:
+                if cmd == []:  # *0: ignored, as Redis does
+                    done += 1
+                    continue
+                reader.fast_failed(self._chunk, done)  # not an array: re-parse exactly
+                self._chunk = b""
+                break
+            done += 1
+            last = cmd
+            entry = hot.get(cmd[0])
+            countdown -= 1
+            if entry is not None and not special and countdown > 0:
+                spec, handler, arity = entry
+                n = len(cmd)
+                if n == arity or (arity < 0 and n >= -arity):
+                    spec.calls += 1
+                    try:
+                        reply = handler(self, cmd)
+                    except Exception as exc:
+                        reply = self._failed(spec, exc, cmd)
+                    if waits:
+                        if (type(reply) is bytes and len(waits) == 1 and not waits.throttle  # type: ignore[attr-defined]
+                                and self._join_gate(waits[0])):
+                            # The commonest durable write: its reply waits behind the group
+                            # commit, in the output list (see _join_gate).
+                            self._gate_writes.append(len(out))
+                            out.append(reply)
+                            waits.clear()
+                            continue
+                        reply = self._after_waits(reply)
+                        if reply is None:  # joined the held reply before it
+                            continue
+                    if type(reply) is bytes and not queued:
+                        out.append(reply)
+                        continue
+                    self._reply(reply)
+                    queued = self.queue is not None
+                    if self.blocked:
+                        break
+                    continue
+            reply = self.execute(cmd)
+            if countdown <= 0:
+                countdown = SAMPLE_EVERY
+            special = self.special
+            if type(reply) is bytes and self.queue is None:
+                out.append(reply)
+            else:
+                self._reply(reply)
+                if self.blocked:
+                    break
+            queued = self.queue is not None
+        self._done, self._last = done, last
+        self._countdown = countdown
+        self.commands_done += done - start
 
-    def execute(self, args: list[bytes]) -> Any:
+    def _join_gate(self, ack: Any) -> bool:
+        """Whether this connection's replies can wait behind `ack` (a device's group
+        commit) in its output list: they already do, or nothing else is held and they
+        start now. One registration per connection and commit; see engine.Ack."""
+        gate = self.gate
+        if gate is ack:
+            return not self.in_exec
+        if gate is not None or type(ack) is not Ack or self.queue is not None or self.in_exec:
+            return False
+        self.gate = ack
+        ack.listeners.append(self)
+        out = self._out
+        if out:
+            self._pre.extend(out)
+            out.clear()
+        return True
+
+    def execute(self, args: list[Any]) -> Any:
         """Run one command; returns encoded reply bytes, an awaitable, or a Blocking."""
         cmd = self.commands.get(args[0])
         if cmd is None:
@@ -306,7 +408,7 @@ class Client(asyncio.Protocol):
                 return early
         return self._timed(cmd, args)
 
-    def _timed(self, cmd, args: list[bytes]) -> Any:
+    def _timed(self, cmd, args: list[Any]) -> Any:
         """Run a command, timing it for its latency histogram and the slow log."""
         cmd.calls += 1
         start = perf_counter_ns()
@@ -347,7 +449,7 @@ class Client(asyncio.Protocol):
         self._protocol_error(text)
         return b""
 
-    def _special(self, cmd, args: list[bytes]) -> Any:
+    def _special(self, cmd, args: list[Any]) -> Any:
         """Authentication, MULTI queueing and cluster routing; None = run it here."""
         if not self._authenticated and cmd.name not in _NO_AUTH_NEEDED:
             cmd.rejected_calls += 1
@@ -404,7 +506,7 @@ class Client(asyncio.Protocol):
         if throttle:
             pending.throttle = False
         elif self.queue is None:
-            if reply.__class__ is bytes and len(pending) == 1 and join_gate(self, pending[0]):
+            if reply.__class__ is bytes and len(pending) == 1 and self._join_gate(pending[0]):
                 self._gate_writes.append(len(self._out))
                 self._out.append(reply)
                 pending.clear()
