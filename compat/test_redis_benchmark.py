@@ -60,3 +60,17 @@ def test_benchmark_pipelined_random_keys_and_resp3(node):
         keys = c.call("DBSIZE")
         assert 500 < keys <= 1001  # up to 1000 random keys, plus myhash
         assert c.call("HLEN", "myhash") > 500
+
+
+@pytest.mark.timeout(120)
+def test_device_keeps_up_with_large_pipelined_writes(start_node, tmp_path):
+    """redis-benchmark as fast as it can push 4 KB values into a device namespace with
+    1 MiB write blocks: faster than the block writer (a thread, which needs the GIL back
+    after each system call while the loop is busy) writes them out here. Once the write
+    queue is half full, writes are held back until it drains, so none is refused with
+    DEVICE_OVERLOAD (it was, once the request path got faster than the writer)."""
+    node = start_node('[namespaces.test]\nstorage-engine = "device"\nfile-size = "512M"\n',
+                      data_dir=str(tmp_path))
+    result = bench(node, "-t", "set", "-n", "120000", "-P", "16", "-r", "20000", "-d", "4000", "-q")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "Error" not in output, output[-500:]

@@ -86,8 +86,10 @@ B_DEFRAG: Final = 3
 B_HEADER: Final = 4
 # Client writes never take the last free blocks: defrag needs one to make progress.
 RESERVE_BLOCKS: Final = 1
-# Sealed blocks waiting for the disk beyond this refuse writes (Aerospike's max-write-cache).
+# Sealed blocks waiting for the disk beyond this refuse writes (Aerospike's max-write-cache);
+# beyond half of it, writes are held back until the writer catches up (see _throttled).
 MAX_WRITE_QUEUE: Final = 64 << 20
+THROTTLE_WRITE_QUEUE: Final = MAX_WRITE_QUEUE // 2
 TICK: Final = 0.25
 RECORD_CACHE: Final = 4096  # decoded string and hash records kept (see DeviceStorage.rcache)
 RECORD_CACHE_MAX: Final = 16 << 10  # ... of at most this size: the cache stays under 64 MiB
@@ -353,6 +355,7 @@ class DeviceStorage:
         self.nrec = 0
         self.mem: dict[int, bytearray] = {}  # open, sealed-unwritten and cached blocks
         self.unwritten: dict[int, tuple] = {}  # sealed, not yet on disk: g -> (buf, seq, end, nrec, from)
+        self.unwritten_bytes = 0
         self.cache: OrderedDict[int, None] = OrderedDict()  # written blocks kept for reads
         # Group commit.
         self._commit_fut: Ack | None = None
@@ -679,6 +682,7 @@ class DeviceStorage:
             for g, job in list(self.unwritten.items()):
                 self._write_sealed(g, *job)
             self.unwritten.clear()
+            self.unwritten_bytes = 0
             for fd in self.fds:
                 os.fdatasync(fd)
         except OSError as exc:
@@ -895,7 +899,7 @@ class DeviceStorage:
         st.client_write_bytes += size
         if self.commit:
             self._commit_wait()
-        if self.pressure:
+        if self.pressure or self.unwritten_bytes > THROTTLE_WRITE_QUEUE:
             self._relief_wait()
 
     def delete(self, key: bytes, pid: int, rec: Record) -> None:
@@ -1031,7 +1035,7 @@ class DeviceStorage:
             raise RecordError(ResultCode.OUT_OF_SPACE, f"namespace {self.name}: device I/O error ({self.io_error})")
         if self.buf is not None:
             self._seal()
-        if not defrag and sum(len(job[0]) for job in self.unwritten.values()) > MAX_WRITE_QUEUE:
+        if not defrag and self.unwritten_bytes > MAX_WRITE_QUEUE:
             raise RecordError(ResultCode.DEVICE_OVERLOAD, f"namespace {self.name}: device write queue too deep")
         if len(self.free) <= (0 if defrag else RESERVE_BLOCKS):
             self._update_stop()
@@ -1054,6 +1058,7 @@ class DeviceStorage:
             return
         g = self.buf_g
         self.unwritten[g] = (self.buf, self.buf_seq, self.wpos, self.nrec, self.fpos)
+        self.unwritten_bytes += len(self.buf)
         self.state[g] = B_SEALED
         self.buf = None
         self.buf_g = -1
@@ -1076,6 +1081,9 @@ class DeviceStorage:
         self.st.commit_waits += 1
 
     def _relief_wait(self) -> None:
+        """Backpressure: this write's reply, and its connection, wait until the device
+        catches up (free blocks reclaimed, or the write queue written out) instead of
+        later writes failing with OUT_OF_SPACE or DEVICE_OVERLOAD."""
         if self.loop is None:
             return
         fut = self._relief
@@ -1188,10 +1196,13 @@ class DeviceStorage:
         st.write_bytes += cf.result()
         if tail is not None and tail[0] == self.buf_g:
             self.wdone = tail[1]
-        for g, _job in jobs:
+        for g, job in jobs:
             del self.unwritten[g]
+            self.unwritten_bytes -= len(job[0])
             st.blocks_written += 1
             self._cache_add(g)
+        if jobs and not self.pressure and self.unwritten_bytes <= THROTTLE_WRITE_QUEUE:
+            self._release()  # writes held back by a deep write queue go on
         if fut is not None:
             st.commits += 1
             fut.resolve()
@@ -1208,6 +1219,7 @@ class DeviceStorage:
         for g, job in list(self.unwritten.items()):
             self._write_sealed(g, *job)
             del self.unwritten[g]
+            self.unwritten_bytes -= len(job[0])
             self._cache_add(g)
         if sync and self.buf is not None and self.wpos > self.fpos:
             self._pwrite(self.buf_g, self.buf, self.fpos, self.wpos)
@@ -1469,7 +1481,7 @@ class DeviceStorage:
 
     def _update_stop(self) -> None:
         self.pressure = self._urgent() and bool(self.dq or self._to_erase or self._defragging)
-        if not self.pressure:
+        if not self.pressure and self.unwritten_bytes <= THROTTLE_WRITE_QUEUE:
             self._release()
         ns = self.ns
         if ns is None:
