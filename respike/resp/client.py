@@ -529,9 +529,7 @@ class Client:
         if ack.exception() is not None:
             self._out[:] = [_result(self._gate_held(ack))]
         self._gate_writes.clear()
-        if not self.unflushed:
-            self.unflushed = True
-            self.server.flush_later(self)
+        self._flush()  # now: the commit releases its connections back to back anyway
 
     def _gate_held(self, ack: Ack) -> Held:
         """The gated replies as one Held (for the reply queue, or to fail them)."""
