@@ -339,12 +339,8 @@ class Client:
                         reply = self._failed(spec, exc, cmd)
                     if waits:
                         if (type(reply) is bytes and len(waits) == 1 and not waits.throttle  # type: ignore[attr-defined]
-                                and self._join_gate(waits[0])):
-                            # The commonest durable write: its reply waits behind the group
-                            # commit, in the output list (see _join_gate).
-                            self._gate_writes.append(len(out))
-                            out.append(reply)
-                            waits.clear()
+                                and self._gated(waits[0], reply)):
+                            waits.clear()  # the commonest durable write (see _join_gate)
                             continue
                         reply = self._after_waits(reply)
                         if reply is None:  # joined the held reply before it
@@ -371,6 +367,14 @@ class Client:
         self._done, self._last = done, last
         self._countdown = countdown
         self.commands_done += done - start
+
+    def _gated(self, ack: Any, reply: bytes) -> bool:
+        """Queue a write's reply behind `ack` in the output list, if it can wait there."""
+        if not self._join_gate(ack):
+            return False
+        self._gate_writes.append(len(self._out))
+        self._out.append(reply)
+        return True
 
     def _join_gate(self, ack: Any) -> bool:
         """Whether this connection's replies can wait behind `ack` (a device's group
@@ -506,9 +510,7 @@ class Client:
         if throttle:
             pending.throttle = False
         elif self.queue is None:
-            if reply.__class__ is bytes and len(pending) == 1 and self._join_gate(pending[0]):
-                self._gate_writes.append(len(self._out))
-                self._out.append(reply)
+            if reply.__class__ is bytes and len(pending) == 1 and self._gated(pending[0], reply):
                 pending.clear()
                 return None
         elif self.queue and reply.__class__ is bytes and not self.in_exec:
