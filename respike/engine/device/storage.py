@@ -87,7 +87,7 @@ B_HEADER: Final = 4
 # Client writes never take the last free blocks: defrag needs one to make progress.
 RESERVE_BLOCKS: Final = 1
 # Sealed blocks waiting for the disk beyond this refuse writes (Aerospike's max-write-cache);
-# beyond half of it, writes are held back until the writer catches up (see _throttled).
+# beyond half of it, writes are held back until the writer catches up (see _relief_wait).
 MAX_WRITE_QUEUE: Final = 64 << 20
 THROTTLE_WRITE_QUEUE: Final = MAX_WRITE_QUEUE // 2
 TICK: Final = 0.25
