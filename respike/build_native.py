@@ -38,9 +38,10 @@ def compiled() -> list[str]:
 
 
 def running() -> list[str]:
-    """The modules of MODULES this process imported compiled (their names, short)."""
+    """The modules of MODULES this process imported compiled (their names below
+    `respike.engine` / `respike.resp`: `storage`, `device.storage`, `client`, ...)."""
     names = [m[:-3].replace("/", ".") for m in MODULES]
-    return [n.rsplit(".", 1)[1] for n in names if n in sys.modules
+    return [n.split(".", 2)[2] for n in names if n in sys.modules
             and sys.modules[n].__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
 
 
