@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 # a compiler it stays pure Python (and tries again on the next make).
 NATIVE_SOURCES := respike/engine/record.py respike/engine/namespace.py respike/engine/storage.py \
 	respike/engine/device/storage.py respike/engine/device/index.py respike/engine/device/format.py \
-	respike/engine/device/scan.py respike/resp/reader.py respike/resp/client.py
+	respike/engine/device/scan.py respike/resp/reader.py respike/resp/client.py \
+	respike/resp/commands/strings.py respike/resp/commands/hashes.py
 NATIVE := $(VENV)/.native
 $(NATIVE): $(STAMP) $(NATIVE_SOURCES) respike/build_native.py
 	$(BIN)/python -m respike.build_native && touch $(NATIVE) || echo "respike: continuing with pure Python"

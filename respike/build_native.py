@@ -21,7 +21,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULES = ("respike/engine/record.py", "respike/engine/namespace.py", "respike/engine/storage.py",
            "respike/engine/device/storage.py", "respike/engine/device/index.py", "respike/engine/device/format.py",
-           "respike/engine/device/scan.py", "respike/resp/reader.py", "respike/resp/client.py")
+           "respike/engine/device/scan.py", "respike/resp/reader.py", "respike/resp/client.py",
+           "respike/resp/commands/strings.py", "respike/resp/commands/hashes.py")
 GROUP = "respike.engine.native"  # mypyc's shared runtime: respike/engine/native__mypyc*.so
 BUILD_DIR = os.path.join("build", "native")
 

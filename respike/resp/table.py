@@ -136,6 +136,12 @@ def _keyspec(cmd: Command, how: str) -> dict[str, Any]:
     }
 
 
+# Every declared handler's Command, by handler, made once as the command modules are
+# imported. A registry, not an attribute on the function: compiled (mypyc) functions take
+# no attributes, and the hottest command modules are compiled.
+DECLARED: dict[Handler, Command] = {}
+
+
 def command(
     name: str,
     arity: int,
@@ -152,7 +158,7 @@ def command(
     """Declare the decorated function as the handler of a command (or `parent|sub`)."""
 
     def attach(fn: Handler) -> Handler:
-        fn.spec = Command(  # type: ignore[attr-defined]
+        DECLARED[fn] = Command(
             name=name,
             arity=arity,
             flags=tuple(flags.split()),
@@ -212,8 +218,8 @@ class CommandTable:
                     self.commands[value.name] = value
         for module in modules:
             for value in vars(module).values():
-                spec = getattr(value, "spec", None)
-                if isinstance(spec, Command):
+                spec = DECLARED.get(value) if callable(value) else None
+                if spec is not None:
                     self._add(spec)
         self.by_bytes: dict[bytes, Command] = {}
         # The client's inline fast path: (command, handler, arity) of every untimed command

@@ -1,4 +1,4 @@
-"""Command handlers, one module per group; each handler carries its declaration."""
+"""Command handlers, one module per group, each declared with `table.command`."""
 
 from . import (
     cluster,

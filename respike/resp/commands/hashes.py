@@ -138,7 +138,7 @@ def _hset(c, a: list[bytes]) -> bytes:
     rec = ns.get(key)
     if rec is not None and rec.kind != HASH:
         raise RedisError(WRONGTYPE)
-    pairs = [(a[i], to_bin(a[i + 1])) for i in range(2, len(a), 2)]
+    pairs: list[tuple[bytes, object]] = [(a[i], to_bin(a[i + 1])) for i in range(2, len(a), 2)]
     return integer(put_fields(ns, key, rec, pairs))
 
 
@@ -317,7 +317,7 @@ def scan_slice(items: list, cursor: int, count: int) -> tuple[int, list]:
 
     start = cursor - 1 if cursor else 0
     ordered = sorted((h, item) for item in items if (h := crc32(item[0] if isinstance(item, tuple) else item)) >= start)
-    taken = []
+    taken: list = []
     for i, (h, item) in enumerate(ordered):
         if len(taken) >= count and h != ordered[i - 1][0]:
             return h + 1, taken
