@@ -53,12 +53,18 @@ tools:
 run: $(NATIVE)
 	$(BIN)/respike
 
+# The compiled modules must type-check: mypyc refuses them otherwise, and the node would
+# run them interpreted (slower) without saying so in a test.
+TYPECHECK := $(BIN)/python -m mypy --ignore-missing-imports --follow-imports=silent $(NATIVE_SOURCES)
+
 test: tools $(NATIVE)
 	$(BIN)/ruff check respike tests compat bench
+	$(TYPECHECK)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check respike tests compat bench
+	$(TYPECHECK)
 
 format: $(STAMP)
 	$(BIN)/ruff format respike tests compat bench

@@ -158,13 +158,13 @@ def _ext_hook(code: int, data: bytes) -> Any:
 # One Packer for every top-level pack: making one costs ~300 ns, four times what packing a
 # small hash does. Values are only packed on the event loop thread; a nested ordered bin
 # (from `_ext`, while this packer is busy) gets a packer of its own.
-_PACKER = msgpack.Packer(use_bin_type=True, strict_types=True, default=_ext)
+PACKER: Any = msgpack.Packer(use_bin_type=True, strict_types=True, default=_ext)
 
 
 def pack_plain(value: Any) -> bytes:
     if value.__class__ is bytes and len(value) < 256:  # a short string: msgpack bin 8, inline
         return b"\xc4%c%s" % (len(value), value)
-    return _PACKER.pack(value)
+    return PACKER.pack(value)
 
 
 def _pack_nested(value: Any) -> bytes:
