@@ -630,23 +630,16 @@ class Client:
             self.data_received(data)
 
     def _flush(self) -> None:
-        if self.gate is not None or self._pre:
-            self._flush_pre()
-            return
-        out = self._out
-        if out and self.transport is not None and not self.closing:
-            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
-        out.clear()
-
-    def _flush_pre(self) -> None:
-        """Write the replies ahead of the gate (all of them once it is gone)."""
+        """Write the replies ready to go: while a gate is up, only those ahead of it."""
         pre = self._pre
-        if self.gate is None:
+        if self.gate is not None:
+            self._write(pre)
+        elif pre:
             pre.extend(self._out)
             self._out.clear()
-        if pre and self.transport is not None and not self.closing:
-            self.transport.write(b"".join(pre))
-        pre.clear()
+            self._write(pre)
+        else:
+            self._write(self._out)
 
     def _protocol_error(self, text: str) -> None:
         self._flush()
