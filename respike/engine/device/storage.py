@@ -23,6 +23,7 @@ from array import array
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from functools import partial
 from hashlib import blake2b
 from typing import Any, Final
@@ -124,40 +125,29 @@ def _digest_groups(pid: np.ndarray, d0: np.ndarray, d1: np.ndarray) -> tuple[lis
             counts.tolist())
 
 
-STAT_NAMES: Final = (
-    "client_writes", "client_write_bytes", "tombstones_written", "expired_unwritten",
-    "defrag_blocks", "defrag_records", "defrag_write_bytes", "blocks_written",
-    "write_bytes", "commits", "commit_waits", "cache_hits", "file_reads",
-    "read_errors", "erase_errors", "throttled_writes", "record_cache_hits", "buffer_rewrites",
-)
-
-
+@dataclass
 class DeviceStats:
     """The device's counters (INFO storage). Attributes, not a dict: several are counted
     on every write, where a compiled attribute costs nothing and a dict update does."""
 
-    def __init__(self) -> None:
-        self.client_writes = 0
-        self.client_write_bytes = 0
-        self.tombstones_written = 0
-        self.expired_unwritten = 0
-        self.defrag_blocks = 0
-        self.defrag_records = 0
-        self.defrag_write_bytes = 0
-        self.blocks_written = 0
-        self.write_bytes = 0
-        self.commits = 0
-        self.commit_waits = 0
-        self.cache_hits = 0
-        self.file_reads = 0
-        self.read_errors = 0
-        self.erase_errors = 0
-        self.throttled_writes = 0
-        self.record_cache_hits = 0
-        self.buffer_rewrites = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in STAT_NAMES}
+    client_writes: int = 0
+    client_write_bytes: int = 0
+    tombstones_written: int = 0
+    expired_unwritten: int = 0
+    defrag_blocks: int = 0
+    defrag_records: int = 0
+    defrag_write_bytes: int = 0
+    blocks_written: int = 0
+    write_bytes: int = 0
+    commits: int = 0
+    commit_waits: int = 0
+    cache_hits: int = 0
+    file_reads: int = 0
+    read_errors: int = 0
+    erase_errors: int = 0
+    throttled_writes: int = 0
+    record_cache_hits: int = 0
+    buffer_rewrites: int = 0
 
 
 class Lookup:
@@ -355,7 +345,6 @@ class DeviceStorage:
         self.nrec = 0
         self.mem: dict[int, bytearray] = {}  # open, sealed-unwritten and cached blocks
         self.unwritten: dict[int, tuple] = {}  # sealed, not yet on disk: g -> (buf, seq, end, nrec, from)
-        self.unwritten_bytes = 0
         self.cache: OrderedDict[int, None] = OrderedDict()  # written blocks kept for reads
         # Group commit.
         self._commit_fut: Ack | None = None
@@ -682,7 +671,6 @@ class DeviceStorage:
             for g, job in list(self.unwritten.items()):
                 self._write_sealed(g, *job)
             self.unwritten.clear()
-            self.unwritten_bytes = 0
             for fd in self.fds:
                 os.fdatasync(fd)
         except OSError as exc:
@@ -899,7 +887,7 @@ class DeviceStorage:
         st.client_write_bytes += size
         if self.commit:
             self._commit_wait()
-        if self.pressure or self.unwritten_bytes > THROTTLE_WRITE_QUEUE:
+        if self._throttled():
             self._relief_wait()
 
     def delete(self, key: bytes, pid: int, rec: Record) -> None:
@@ -1035,7 +1023,7 @@ class DeviceStorage:
             raise RecordError(ResultCode.OUT_OF_SPACE, f"namespace {self.name}: device I/O error ({self.io_error})")
         if self.buf is not None:
             self._seal()
-        if not defrag and self.unwritten_bytes > MAX_WRITE_QUEUE:
+        if not defrag and len(self.unwritten) * self.wbs > MAX_WRITE_QUEUE:
             raise RecordError(ResultCode.DEVICE_OVERLOAD, f"namespace {self.name}: device write queue too deep")
         if len(self.free) <= (0 if defrag else RESERVE_BLOCKS):
             self._update_stop()
@@ -1058,7 +1046,6 @@ class DeviceStorage:
             return
         g = self.buf_g
         self.unwritten[g] = (self.buf, self.buf_seq, self.wpos, self.nrec, self.fpos)
-        self.unwritten_bytes += len(self.buf)
         self.state[g] = B_SEALED
         self.buf = None
         self.buf_g = -1
@@ -1079,6 +1066,11 @@ class DeviceStorage:
             self._kick()
         self.waits.append(fut)
         self.st.commit_waits += 1
+
+    def _throttled(self) -> bool:
+        """Whether writes are held back: free blocks are scarce while defrag reclaims some
+        (`pressure`), or more than THROTTLE_WRITE_QUEUE of full blocks wait for the disk."""
+        return self.pressure or len(self.unwritten) * self.wbs > THROTTLE_WRITE_QUEUE
 
     def _relief_wait(self) -> None:
         """Backpressure: this write's reply, and its connection, wait until the device
@@ -1196,12 +1188,11 @@ class DeviceStorage:
         st.write_bytes += cf.result()
         if tail is not None and tail[0] == self.buf_g:
             self.wdone = tail[1]
-        for g, job in jobs:
+        for g, _job in jobs:
             del self.unwritten[g]
-            self.unwritten_bytes -= len(job[0])
             st.blocks_written += 1
             self._cache_add(g)
-        if jobs and not self.pressure and self.unwritten_bytes <= THROTTLE_WRITE_QUEUE:
+        if jobs and not self._throttled():
             self._release()  # writes held back by a deep write queue go on
         if fut is not None:
             st.commits += 1
@@ -1219,7 +1210,6 @@ class DeviceStorage:
         for g, job in list(self.unwritten.items()):
             self._write_sealed(g, *job)
             del self.unwritten[g]
-            self.unwritten_bytes -= len(job[0])
             self._cache_add(g)
         if sync and self.buf is not None and self.wpos > self.fpos:
             self._pwrite(self.buf_g, self.buf, self.fpos, self.wpos)
@@ -1481,7 +1471,7 @@ class DeviceStorage:
 
     def _update_stop(self) -> None:
         self.pressure = self._urgent() and bool(self.dq or self._to_erase or self._defragging)
-        if not self.pressure and self.unwritten_bytes <= THROTTLE_WRITE_QUEUE:
+        if not self._throttled():
             self._release()
         ns = self.ns
         if ns is None:
@@ -1643,5 +1633,5 @@ class DeviceStorage:
             "scan_bad_blocks": s.bad_blocks,
             "scan_stale_records": s.stale_records,
         }
-        out.update(self.st.as_dict())
+        out.update(asdict(self.st))
         return out
