@@ -329,3 +329,15 @@ def test_values_round_trip_through_pack():
     back = unpack_value(HASH, pack_value(HASH, values[3][1]))
     assert type(back[b"o"]) is structs.OrderedList and type(back[b"k"]) is structs.OrderedMap and back[b"k"].by_value
     assert type(back[b"n"][b"z"]) is structs.OrderedList
+
+
+def test_short_strings_pack_as_msgpack_does():
+    """pack_value writes a short string's msgpack header itself: the same bytes as msgpack."""
+    import msgpack
+
+    from respike.engine.record import STRING
+
+    for n in (0, 1, 255, 256, 5000):
+        value = bytes(range(256)) * 20
+        assert pack_value(STRING, value[:n]) == msgpack.packb(value[:n], use_bin_type=True)
+    assert pack_value(STRING, 12345) == msgpack.packb(12345)

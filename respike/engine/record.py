@@ -151,7 +151,7 @@ def pack_value(kind: int, value: object) -> bytes:
         n = len(value)  # type: ignore[arg-type]
         if n < 256:  # what msgpack writes for a short string (bin 8), without the call
             return _BIN8[n] + value  # type: ignore[operator]
-    return _cdt.PACKER.pack(value)  # (cdt.pack_plain's other case, one call shorter)
+    return _cdt.PACKER.pack(value)
 
 
 _BIN8: Final = tuple(b"\xc4" + bytes((n,)) for n in range(256))
