@@ -2,6 +2,7 @@
 
     python -m respike.build_native          # build (make run / make test do this); 1 = not built
     python -m respike.build_native --clean  # back to pure Python
+    python respike/build_native.py --list   # the compiled modules' sources (the Makefile's)
 
 Every command goes through these modules (the connection's hot loop, the record lookup
 and write); compiled, they cost about a third less CPU per SET (see docs/benchmarks.md). Python imports an extension
@@ -77,6 +78,9 @@ def build() -> None:
 
 
 def main() -> int:
+    if "--list" in sys.argv[1:]:  # for the Makefile: what to rebuild on and type-check
+        print(" ".join(MODULES))
+        return 0
     if "--clean" in sys.argv[1:]:
         clean()
         return 0
