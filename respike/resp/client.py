@@ -338,10 +338,6 @@ class Client:
                     except Exception as exc:
                         reply = self._failed(spec, exc, cmd)
                     if waits:
-                        if (type(reply) is bytes and len(waits) == 1 and not waits.throttle  # type: ignore[attr-defined]
-                                and self._gated(waits[0], reply)):
-                            waits.clear()  # the commonest durable write (see _join_gate)
-                            continue
                         reply = self._after_waits(reply)
                         if reply is None:  # joined the held reply before it
                             continue
