@@ -1096,7 +1096,11 @@ class DeviceStorage:
             return
         if not self._cycle and not self._kicked:
             self._kicked = True
-            self.loop.call_soon(self._start_cycle)
+            # Two hops: the first runs before the loop's next poll for I/O, the second
+            # after it, so the writes read in that poll join this cycle (after a group
+            # commit, the replies it released bring their connections' next requests):
+            # fewer, larger group commits (docs/benchmarks.md, 2026-12-06 -P 1).
+            self.loop.call_soon(self.loop.call_soon, self._start_cycle)
 
     def _start_cycle(self) -> None:
         self._kicked = False
@@ -1201,8 +1205,8 @@ class DeviceStorage:
             if not f.done():
                 f.set_result(None)
         if self._commit_fut is not None or self.unwritten or self._barriers or self._flush_tail:
-            # One loop iteration later: the replies just released go out first, and the
-            # writes that arrive meanwhile join this next group.
+            # After the loop's next poll (_kick): the replies just released go out first,
+            # and the writes that arrive meanwhile join this next group.
             self._kick()
 
     def _sync_now(self, sync: bool = True) -> None:
