@@ -1099,7 +1099,7 @@ class DeviceStorage:
             # Two hops: the first runs before the loop's next poll for I/O, the second
             # after it, so the writes read in that poll join this cycle (after a group
             # commit, the replies it released bring their connections' next requests):
-            # fewer, larger group commits (docs/benchmarks.md, 2026-12-06 -P 1).
+            # fewer, larger group commits (docs/benchmarks.md, "2026-12-06 (later)").
             self.loop.call_soon(self.loop.call_soon, self._start_cycle)
 
     def _start_cycle(self) -> None:
