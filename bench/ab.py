@@ -18,20 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from common import TICKS, device_toml, median, redis_benchmark, start_node, storage_info
+from common import device_toml, machine_busy, median, redis_benchmark, start_node, storage_info
 
 NAMESPACES = {
     "commit": device_toml(file_size="4G", commit_to_device=True),
     "device": device_toml(file_size="4G"),
     "memory": "",
 }
-
-
-def machine_busy() -> float:
-    """Seconds of CPU the whole machine has spent busy (all cores, iowait counted idle)."""
-    with open("/proc/stat") as fh:
-        fields = [int(f) for f in fh.readline().split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / TICKS
 
 
 def one_run(checkout: str, args) -> tuple[float, float, float, int]:

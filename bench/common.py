@@ -28,6 +28,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def machine_busy() -> float:
+    """Seconds of CPU the whole machine has spent busy (all cores; iowait counts as idle)."""
+    with open("/proc/stat") as fh:
+        fields = [int(f) for f in fh.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / TICKS
+
+
 def device_toml(name: str = "test", **settings) -> str:
     values = {"storage-engine": "device", **settings}
     lines = [f"[namespaces.{name}]"]

@@ -4,10 +4,14 @@
 Both servers are started by this script on a fresh data dir each; redis-benchmark runs
 against them in turn (alternating, so drifts in the shared machine hit both), for every
 test and pipeline depth; the table gives the median requests/s, p50 latency and server
-CPU per request, and the ratio respike / redis.
+CPU per request, the whole machine's busy time per request (both servers, redis-benchmark,
+the kernel's network work and the sync helper), and the ratio respike / redis.
 
     python bench/device_durable.py [--tests set,hset] [--pipelines 1,16] [--requests 200000]
-                                   [--clients 50] [--reps 3] [--keyspace 0]
+                                   [--clients 50] [--reps 3] [--keyspace 0] [--plain]
+
+`--plain`: the same without durability (respike without commit-to-device, Redis without
+AOF), to see what durability costs each.
 """
 
 from __future__ import annotations
@@ -16,7 +20,22 @@ import argparse
 import shutil
 import sys
 
-from common import device_toml, median, redis_benchmark, start_node, start_redis, stop_redis
+from common import (
+    device_toml,
+    machine_busy,
+    median,
+    redis_benchmark,
+    start_node,
+    start_redis,
+    stop_redis,
+)
+
+
+def measured(port: int, pid: int, test: str, n: int, args, pipeline: int, extra: list[str]) -> list[float]:
+    """redis_benchmark's (req/s, p50 ms, server CPU µs/req) and the machine's busy µs/req."""
+    busy = machine_busy()
+    out = redis_benchmark(port, test, n, args.clients, pipeline, extra, pid)
+    return [*out, (machine_busy() - busy) / n * 1e6]
 
 
 def main() -> None:
@@ -27,31 +46,35 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--keyspace", type=int, default=0, help="redis-benchmark -r (0: one key per test)")
+    parser.add_argument("--plain", action="store_true", help="no durability on either side")
     args = parser.parse_args()
     if shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None:
         sys.exit("redis-benchmark and redis-server are needed (make tools installs them)")
-    node = start_node(device_toml(file_size="4G", commit_to_device=True))
-    redis, redis_port, workdir = start_redis(["--appendonly", "yes", "--appendfsync", "always"])
+    node = start_node(device_toml(file_size="4G", commit_to_device=not args.plain))
+    redis, redis_port, workdir = start_redis([] if args.plain else ["--appendonly", "yes", "--appendfsync", "always"])
     extra = ["-r", str(args.keyspace)] if args.keyspace else []
     servers = {"respike": (node.port, node.proc.pid), "redis": (redis_port, redis.pid)}
     try:
         print(f"redis-benchmark -c {args.clients} -n {args.requests} (P1: n/4) {' '.join(extra)}; "
-              f"median of {args.reps}, servers alternating")
-        print("| test | -P | respike req/s | redis AOF always req/s | ratio | respike p50 ms | "
-              "redis p50 ms | respike CPU µs/req | redis CPU µs/req |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              f"median of {args.reps}, servers alternating"
+              + ("; plain: no commit-to-device, no AOF" if args.plain else ""))
+        theirs_name = "redis no AOF" if args.plain else "redis AOF always"
+        print(f"| test | -P | respike req/s | {theirs_name} req/s | ratio | respike p50 ms | "
+              "redis p50 ms | respike CPU µs/req | redis CPU µs/req | respike machine µs/req | "
+              "redis machine µs/req |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for pipeline in (int(p) for p in args.pipelines.split(",")):
             for test in args.tests.split(","):
                 n = args.requests if pipeline > 1 else max(args.requests // 4, 20_000)
                 res: dict[str, list] = {name: [] for name in servers}
                 for _ in range(args.reps):
                     for name, (port, pid) in servers.items():
-                        res[name].append(redis_benchmark(port, test, n, args.clients, pipeline, extra, pid))
-                ours = [median(r[i] for r in res["respike"]) for i in range(3)]
-                theirs = [median(r[i] for r in res["redis"]) for i in range(3)]
+                        res[name].append(measured(port, pid, test, n, args, pipeline, extra))
+                ours = [median(r[i] for r in res["respike"]) for i in range(4)]
+                theirs = [median(r[i] for r in res["redis"]) for i in range(4)]
                 print(f"| {test.upper()} | {pipeline} | {ours[0]:,.0f} | {theirs[0]:,.0f} | "
                       f"{ours[0] / theirs[0]:.2f} | {ours[1]:.2f} | {theirs[1]:.2f} | {ours[2]:.1f} | "
-                      f"{theirs[2]:.1f} |", flush=True)
+                      f"{theirs[2]:.1f} | {ours[3]:.1f} | {theirs[3]:.1f} |", flush=True)
     finally:
         node.cleanup()
         stop_redis(redis, workdir)
