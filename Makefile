@@ -57,11 +57,13 @@ TYPECHECK := $(BIN)/python -m mypy --ignore-missing-imports --follow-imports=sil
 
 test: tools $(NATIVE)
 	$(BIN)/ruff check respike tests compat bench
+	$(BIN)/ruff format --check respike tests compat bench
 	$(TYPECHECK)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check respike tests compat bench
+	$(BIN)/ruff format --check respike tests compat bench
 	$(TYPECHECK)
 
 format: $(STAMP)

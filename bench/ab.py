@@ -37,17 +37,22 @@ def one_run(checkout: str, args) -> tuple[float, float, float, int]:
         os.chdir(here)
     try:
         busy = machine_busy()
-        rps, _p50, cpu = redis_benchmark(node.port, args.test, args.requests, args.clients,
-                                         args.pipeline, pid=node.proc.pid)
+        rps, _p50, cpu = redis_benchmark(
+            node.port, args.test, args.requests, args.clients, args.pipeline, pid=node.proc.pid
+        )
         busy = (machine_busy() - busy) / args.requests * 1e6
-        commits = int(storage_info(node.port).get("commits", 0)) if args.namespace != "memory" else 0
+        commits = (
+            int(storage_info(node.port).get("commits", 0)) if args.namespace != "memory" else 0
+        )
         return rps, cpu, busy, commits
     finally:
         node.cleanup()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--base", required=True, help="the other checkout (built)")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--namespace", choices=sorted(NAMESPACES), default="commit")
@@ -56,22 +61,32 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--pipeline", type=int, default=1)
     args = parser.parse_args()
-    sides = {"this": os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."), "base": args.base}
+    sides = {
+        "this": os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."),
+        "base": args.base,
+    }
     runs: dict[str, list] = {name: [] for name in sides}
-    print("| round | this req/s | base req/s | this CPU µs/req | base CPU µs/req | "
-          "this machine µs/req | base machine µs/req | this commits | base commits |")
+    print(
+        "| round | this req/s | base req/s | this CPU µs/req | base CPU µs/req | "
+        "this machine µs/req | base machine µs/req | this commits | base commits |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for i in range(args.rounds):
         order = list(sides) if i % 2 == 0 else list(sides)[::-1]
         for name in order:
             runs[name].append(one_run(sides[name], args))
         a, b = runs["this"][-1], runs["base"][-1]
-        print(f"| {i + 1} | {a[0]:,.0f} | {b[0]:,.0f} | {a[1]:.1f} | {b[1]:.1f} | {a[2]:.1f} | "
-              f"{b[2]:.1f} | {a[3]} | {b[3]} |", flush=True)
+        print(
+            f"| {i + 1} | {a[0]:,.0f} | {b[0]:,.0f} | {a[1]:.1f} | {b[1]:.1f} | {a[2]:.1f} | "
+            f"{b[2]:.1f} | {a[3]} | {b[3]} |",
+            flush=True,
+        )
     med = {name: [median(r[k] for r in rs) for k in range(4)] for name, rs in runs.items()}
     a, b = med["this"], med["base"]
-    print(f"| median | {a[0]:,.0f} | {b[0]:,.0f} | {a[1]:.1f} | {b[1]:.1f} | {a[2]:.1f} | "
-          f"{b[2]:.1f} | {a[3]:.0f} | {b[3]:.0f} |")
+    print(
+        f"| median | {a[0]:,.0f} | {b[0]:,.0f} | {a[1]:.1f} | {b[1]:.1f} | {a[2]:.1f} | "
+        f"{b[2]:.1f} | {a[3]:.0f} | {b[3]:.0f} |"
+    )
     print(f"this / base: {a[0] / b[0]:.3f}x req/s")
 
 

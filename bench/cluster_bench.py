@@ -25,8 +25,12 @@ from tests.cluster import Cluster  # noqa: E402
 RF2 = "[namespaces.test]\nreplication-factor = 2\n"
 
 
-def rps(host: str, port: int, test: str, n: int, pipeline: int, extra: list[str] | None = None) -> float:
-    return redis_benchmark(port, test, n, 50, pipeline, ["-r", "1000000", *(extra or [])], host=host)[0]
+def rps(
+    host: str, port: int, test: str, n: int, pipeline: int, extra: list[str] | None = None
+) -> float:
+    return redis_benchmark(
+        port, test, n, 50, pipeline, ["-r", "1000000", *(extra or [])], host=host
+    )[0]
 
 
 def probe_keys() -> list[str]:
@@ -72,8 +76,11 @@ def _until_all(client: redis.Redis, keys: list[str], write: bool) -> float:
         for key in pending:
             pipe.set(key, "x") if write else pipe.get(key)
         outcome = pipe.execute(raise_on_error=False)
-        pending = [k for k, r in zip(pending, outcome, strict=True)
-                   if isinstance(r, Exception) or (not write and r != b"x")]
+        pending = [
+            k
+            for k, r in zip(pending, outcome, strict=True)
+            if isinstance(r, Exception) or (not write and r != b"x")
+        ]
     return time.monotonic()
 
 
@@ -96,9 +103,16 @@ def migration(records: int, value_size: int = 100) -> dict[str, float]:
         started = time.monotonic()
         cluster.wait_migrated(cluster.nodes, timeout=1800)
         took = time.monotonic() - started
-        moved = sum(cluster.info(p, "migrations")["migrate_records_transmitted"] for p in cluster.nodes)
-        return {"records": records, "seconds": took, "records_moved": moved,
-                "records_per_s": moved / took, "mb_per_s": moved * (value_size + 12) / took / 1e6}
+        moved = sum(
+            cluster.info(p, "migrations")["migrate_records_transmitted"] for p in cluster.nodes
+        )
+        return {
+            "records": records,
+            "seconds": took,
+            "records_moved": moved,
+            "records_per_s": moved / took,
+            "mb_per_s": moved * (value_size + 12) / took / 1e6,
+        }
     finally:
         cluster.stop()
 
@@ -122,7 +136,10 @@ def throughput(requests: int) -> dict[str, float]:
             before = [three.info(p) for p in three.nodes]
             rps(t3.host, t3.port, "get", 20000, 1, extra)
             after = [three.info(p) for p in three.nodes]
-            proxied = sum(a["client_proxy_complete"] - b["client_proxy_complete"] for a, b in zip(after, before, strict=True))
+            proxied = sum(
+                a["client_proxy_complete"] - b["client_proxy_complete"]
+                for a, b in zip(after, before, strict=True)
+            )
             out[f"proxied_share_{mode}"] = proxied / 20000
         return out
     finally:
@@ -138,11 +155,16 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
     times = failover_seconds(args.reps)
-    print(f"failover, kill -9 -> every partition readable: median {statistics.median(t[0] for t in times):.2f}s; "
-          f"-> a write to each of the 4096 partitions done: median {statistics.median(t[1] for t in times):.2f}s "
-          f"(runs: {', '.join(f'{a:.2f}/{b:.2f}' for a, b in times)})")
+    print(
+        f"failover, kill -9 -> every partition readable: median {statistics.median(t[0] for t in times):.2f}s; "
+        f"-> a write to each of the 4096 partitions done: median {statistics.median(t[1] for t in times):.2f}s "
+        f"(runs: {', '.join(f'{a:.2f}/{b:.2f}' for a, b in times)})"
+    )
     mig = migration(args.records)
-    print("migration when a node joins a loaded 2-node cluster: " + ", ".join(f"{k}={v:,.1f}" for k, v in mig.items()))
+    print(
+        "migration when a node joins a loaded 2-node cluster: "
+        + ", ".join(f"{k}={v:,.1f}" for k, v in mig.items())
+    )
     for key, value in throughput(args.requests).items():
         print(f"{key}: {value:,.3f}" if "share" in key else f"{key}: {value:,.0f} req/s")
 

@@ -57,22 +57,56 @@ def start_redis(extra: list[str]) -> tuple[subprocess.Popen, int, str]:
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="bench-redis-")
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir, *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            workdir,
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_until(lambda: ping("127.0.0.1", port), 10, "redis-server")
     return proc, port, workdir
 
 
-def redis_benchmark(port: int, test: str, requests: int, clients: int = 50, pipeline: int = 1,
-                    extra: list[str] | None = None, pid: int | None = None,
-                    host: str = "127.0.0.1") -> tuple[float, float, float]:
+def redis_benchmark(
+    port: int,
+    test: str,
+    requests: int,
+    clients: int = 50,
+    pipeline: int = 1,
+    extra: list[str] | None = None,
+    pid: int | None = None,
+    host: str = "127.0.0.1",
+) -> tuple[float, float, float]:
     """(requests per second, p50 ms, server CPU µs per request or 0) of one redis-benchmark test.
 
     Tests that run a preparation first (LRANGE_* pushes a list) report several lines; the
     one named after `test` is taken."""
-    cmd = ["redis-benchmark", "-h", host, "-p", str(port), "-t", test, "-n", str(requests),
-           "-c", str(clients), "-P", str(pipeline), "--csv", *(extra or [])]
+    cmd = [
+        "redis-benchmark",
+        "-h",
+        host,
+        "-p",
+        str(port),
+        "-t",
+        test,
+        "-n",
+        str(requests),
+        "-c",
+        str(clients),
+        "-P",
+        str(pipeline),
+        "--csv",
+        *(extra or []),
+    ]
     before = cpu_seconds(pid) if pid else 0.0
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if run.returncode:

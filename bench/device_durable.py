@@ -31,7 +31,9 @@ from common import (
 )
 
 
-def measured(port: int, pid: int, test: str, n: int, args, pipeline: int, extra: list[str]) -> list[float]:
+def measured(
+    port: int, pid: int, test: str, n: int, args, pipeline: int, extra: list[str]
+) -> list[float]:
     """redis_benchmark's (req/s, p50 ms, server CPU µs/req) and the machine's busy µs/req."""
     busy = machine_busy()
     out = redis_benchmark(port, test, n, args.clients, pipeline, extra, pid)
@@ -39,29 +41,39 @@ def measured(port: int, pid: int, test: str, n: int, args, pipeline: int, extra:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tests", default="set,hset")
     parser.add_argument("--pipelines", default="1,16")
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--keyspace", type=int, default=0, help="redis-benchmark -r (0: one key per test)")
+    parser.add_argument(
+        "--keyspace", type=int, default=0, help="redis-benchmark -r (0: one key per test)"
+    )
     parser.add_argument("--plain", action="store_true", help="no durability on either side")
     args = parser.parse_args()
     if shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None:
         sys.exit("redis-benchmark and redis-server are needed (make tools installs them)")
     node = start_node(device_toml(file_size="4G", commit_to_device=not args.plain))
-    redis, redis_port, workdir = start_redis([] if args.plain else ["--appendonly", "yes", "--appendfsync", "always"])
+    redis, redis_port, workdir = start_redis(
+        [] if args.plain else ["--appendonly", "yes", "--appendfsync", "always"]
+    )
     extra = ["-r", str(args.keyspace)] if args.keyspace else []
     servers = {"respike": (node.port, node.proc.pid), "redis": (redis_port, redis.pid)}
     try:
-        print(f"redis-benchmark -c {args.clients} -n {args.requests} (P1: n/4) {' '.join(extra)}; "
-              f"median of {args.reps}, servers alternating"
-              + ("; plain: no commit-to-device, no AOF" if args.plain else ""))
+        print(
+            f"redis-benchmark -c {args.clients} -n {args.requests} (P1: n/4) {' '.join(extra)}; "
+            f"median of {args.reps}, servers alternating"
+            + ("; plain: no commit-to-device, no AOF" if args.plain else "")
+        )
         theirs_name = "redis no AOF" if args.plain else "redis AOF always"
-        print(f"| test | -P | respike req/s | {theirs_name} req/s | ratio | respike p50 ms | "
-              "redis p50 ms | respike CPU µs/req | redis CPU µs/req | respike machine µs/req | "
-              "redis machine µs/req |")
+        print(
+            f"| test | -P | respike req/s | {theirs_name} req/s | ratio | respike p50 ms | "
+            "redis p50 ms | respike CPU µs/req | redis CPU µs/req | respike machine µs/req | "
+            "redis machine µs/req |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for pipeline in (int(p) for p in args.pipelines.split(",")):
             for test in args.tests.split(","):
@@ -72,9 +84,12 @@ def main() -> None:
                         res[name].append(measured(port, pid, test, n, args, pipeline, extra))
                 ours = [median(r[i] for r in res["respike"]) for i in range(4)]
                 theirs = [median(r[i] for r in res["redis"]) for i in range(4)]
-                print(f"| {test.upper()} | {pipeline} | {ours[0]:,.0f} | {theirs[0]:,.0f} | "
-                      f"{ours[0] / theirs[0]:.2f} | {ours[1]:.2f} | {theirs[1]:.2f} | {ours[2]:.1f} | "
-                      f"{theirs[2]:.1f} | {ours[3]:.1f} | {theirs[3]:.1f} |", flush=True)
+                print(
+                    f"| {test.upper()} | {pipeline} | {ours[0]:,.0f} | {theirs[0]:,.0f} | "
+                    f"{ours[0] / theirs[0]:.2f} | {ours[1]:.2f} | {theirs[1]:.2f} | {ours[2]:.1f} | "
+                    f"{theirs[2]:.1f} | {ours[3]:.1f} | {theirs[3]:.1f} |",
+                    flush=True,
+                )
     finally:
         node.cleanup()
         stop_redis(redis, workdir)

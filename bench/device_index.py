@@ -72,15 +72,22 @@ def child(n: int, mode: str) -> dict:
         find(pid, d0, d1)
     lookup = (time.perf_counter() - t) / len(probes)
     return {
-        "records": n, "mode": mode, "rss_delta": after - before, "raw_per_record": (raw - before) / n,
-        "rss_per_record": (after - before) / n, "arrays_per_record": index.nbytes() / n,
-        "build_s": build, "insert_ns": build / n * 1e9 if mode == "insert" else None,
+        "records": n,
+        "mode": mode,
+        "rss_delta": after - before,
+        "raw_per_record": (raw - before) / n,
+        "rss_per_record": (after - before) / n,
+        "arrays_per_record": index.nbytes() / n,
+        "build_s": build,
+        "insert_ns": build / n * 1e9 if mode == "insert" else None,
         "lookup_ns": lookup * 1e9,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--modes", default="insert,bulk")
     parser.add_argument("--child", nargs=2, metavar=("N", "MODE"), help=argparse.SUPPRESS)
@@ -88,18 +95,27 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(int(args.child[0]), args.child[1])))
         return
-    print("| records | build | RSS delta / record | (before malloc_trim) | index arrays / record | "
-          "build time | insert | lookup |")
+    print(
+        "| records | build | RSS delta / record | (before malloc_trim) | index arrays / record | "
+        "build time | insert | lookup |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",")):
         for mode in args.modes.split(","):
-            out = subprocess.run([sys.executable, __file__, "--child", str(n), mode],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(n), mode],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             r = json.loads(out)
             insert = f"{r['insert_ns']:.0f} ns" if r["insert_ns"] else "-"
-            print(f"| {n:,} | {mode} | {r['rss_per_record']:.1f} B | {r['raw_per_record']:.1f} B | "
-                  f"{r['arrays_per_record']:.1f} B | "
-                  f"{r['build_s']:.2f} s | {insert} | {r['lookup_ns']:.0f} ns |", flush=True)
+            print(
+                f"| {n:,} | {mode} | {r['rss_per_record']:.1f} B | {r['raw_per_record']:.1f} B | "
+                f"{r['arrays_per_record']:.1f} B | "
+                f"{r['build_s']:.2f} s | {insert} | {r['lookup_ns']:.0f} ns |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,10 @@ def settings(records: int, value: int) -> dict:
 
 
 async def fill(data_dir: str, records: int, value: int) -> float:
-    config = build_config({"namespaces": {"test": {"storage-engine": "device", **settings(records, value)}}},
-                          {"data-dir": data_dir})
+    config = build_config(
+        {"namespaces": {"test": {"storage-engine": "device", **settings(records, value)}}},
+        {"data-dir": data_dir},
+    )
     engine = Engine(config)
     ns = engine.namespaces[b"test"]
     await ns.storage.start()
@@ -76,12 +78,16 @@ def drop_cache(data_dir: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", default="1000000,10000000")
     parser.add_argument("--value", type=int, default=20)
     args = parser.parse_args()
-    print("| records | device bytes | fill (in-process) | checkpoint start | scan start (warm) | "
-          "scan rate (warm) | scan start (cold) | scan rate (cold) |")
+    print(
+        "| records | device bytes | fill (in-process) | checkpoint start | scan start (warm) | "
+        "scan rate (warm) | scan start (cold) | scan rate (cold) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for records in (int(r) for r in args.records.split(",")):
         data_dir = tempfile.mkdtemp(prefix="bench-restart-")
@@ -102,9 +108,12 @@ def main() -> None:
                 assert info["start_mode"] == "scan" and int(info["scan_records"]) >= records
                 rates.append((start_s, int(info["scan_records"]) / (float(info["scan_ms"]) / 1000)))
             node.stop()
-            print(f"| {records:,} | {used / 2**20:,.0f} MiB | {records / fill_s / 1000:,.0f}k rec/s | "
-                  f"{ckpt_s:.2f} s | {rates[0][0]:.2f} s | {rates[0][1] / 1e6:.2f} M rec/s | "
-                  f"{rates[1][0]:.2f} s | {rates[1][1] / 1e6:.2f} M rec/s |", flush=True)
+            print(
+                f"| {records:,} | {used / 2**20:,.0f} MiB | {records / fill_s / 1000:,.0f}k rec/s | "
+                f"{ckpt_s:.2f} s | {rates[0][0]:.2f} s | {rates[0][1] / 1e6:.2f} M rec/s | "
+                f"{rates[1][0]:.2f} s | {rates[1][1] / 1e6:.2f} M rec/s |",
+                flush=True,
+            )
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
 

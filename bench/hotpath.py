@@ -53,7 +53,9 @@ class NullTransport:
 
 async def run(n: int, pipeline: int, profile: bool, device: bool, keys: int) -> None:
     data_dir = tempfile.mkdtemp(prefix="respike-hot-")
-    toml = {"namespaces": {"test": {"storage-engine": "device", "file-size": "2G"}}} if device else {}
+    toml = (
+        {"namespaces": {"test": {"storage-engine": "device", "file-size": "2G"}}} if device else {}
+    )
     node = Node(build_config(toml, {"data-dir": data_dir}))
     await node._start_storage()
     node.server.loop = asyncio.get_running_loop()  # what RespServer.start binds
@@ -71,7 +73,9 @@ async def run(n: int, pipeline: int, profile: bool, device: bool, keys: int) -> 
             prof.print_stats("tottime")
             continue
         best = float("inf")
-        for _ in range(5):  # CPU time (the device writer thread's too), best of 5: the machine is shared
+        for _ in range(
+            5
+        ):  # CPU time (the device writer thread's too), best of 5: the machine is shared
             start = time.process_time()
             await _rounds(feed, flush, chunks, rounds)
             best = min(best, time.process_time() - start)
@@ -85,9 +89,15 @@ def _chunks(args: list[bytes], pipeline: int, keys: int) -> list[bytes]:
     """What redis-benchmark -r KEYS sends: `pipeline` commands per read, keys in turn."""
     if keys <= 1:
         return [encode_command(args) * pipeline]
-    return [b"".join(encode_command([a.replace(b"__rand_int__", b"%012d" % ((r * pipeline + j) % keys))
-                                     for a in args]) for j in range(pipeline))
-            for r in range(-(-keys // pipeline))]
+    return [
+        b"".join(
+            encode_command(
+                [a.replace(b"__rand_int__", b"%012d" % ((r * pipeline + j) % keys)) for a in args]
+            )
+            for j in range(pipeline)
+        )
+        for r in range(-(-keys // pipeline))
+    ]
 
 
 async def _rounds(feed, flush, chunks: list[bytes], rounds: int) -> None:
@@ -104,8 +114,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--pipeline", type=int, default=16)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--device", action="store_true", help="a device namespace (file in a temp dir)")
-    parser.add_argument("--keys", type=int, default=1, help="distinct keys, as redis-benchmark -r (with --device the tight loop can outrun defrag)")
+    parser.add_argument(
+        "--device", action="store_true", help="a device namespace (file in a temp dir)"
+    )
+    parser.add_argument(
+        "--keys",
+        type=int,
+        default=1,
+        help="distinct keys, as redis-benchmark -r (with --device the tight loop can outrun defrag)",
+    )
     args = parser.parse_args()
     uvloop.run(run(args.n, args.pipeline, args.profile, args.device, args.keys))  # as the server
 

@@ -11,15 +11,20 @@ import pytest
 
 from tests.helpers import RawClient
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-benchmark") is None,
-                                reason="redis-benchmark is not installed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-benchmark") is None, reason="redis-benchmark is not installed"
+)
 
 TESTS = ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "HSET", "MSET (10 keys)"]
 
 
 def bench(node, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["redis-benchmark", "-h", node.host, "-p", str(node.port), *args],
-                          capture_output=True, text=True, timeout=110)
+    return subprocess.run(
+        ["redis-benchmark", "-h", node.host, "-p", str(node.port), *args],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
 
 
 def _rates(stdout: str) -> dict[str, float]:
@@ -69,8 +74,9 @@ def test_device_keeps_up_with_large_pipelined_writes(start_node, tmp_path):
     after each system call while the loop is busy) writes them out here. Once the write
     queue is half full, writes are held back until it drains, so none is refused with
     DEVICE_OVERLOAD (it was, once the request path got faster than the writer)."""
-    node = start_node('[namespaces.test]\nstorage-engine = "device"\nfile-size = "512M"\n',
-                      data_dir=str(tmp_path))
+    node = start_node(
+        '[namespaces.test]\nstorage-engine = "device"\nfile-size = "512M"\n', data_dir=str(tmp_path)
+    )
     result = bench(node, "-t", "set", "-n", "120000", "-P", "16", "-r", "20000", "-d", "4000", "-q")
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "Error" not in output, output[-500:]

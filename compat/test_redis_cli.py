@@ -16,12 +16,20 @@ import pytest
 
 from tests.helpers import RawClient
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli is not installed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-cli") is None, reason="redis-cli is not installed"
+)
 
 
-def cli(host: str, port: int, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["redis-cli", "-h", host, "-p", str(port), *args], input=stdin,
-                          capture_output=True, timeout=60)
+def cli(
+    host: str, port: int, *args: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["redis-cli", "-h", host, "-p", str(port), *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -36,17 +44,35 @@ def both(node, redis_server, *args: str, stdin: bytes | None = None):
     return cli(node.host, node.port, *args, stdin=stdin), cli(*redis_server, *args, stdin=stdin)
 
 
-@pytest.mark.parametrize("args", [
-    ["SET", "k", "v"], ["GET", "nokey"], ["NOPE", "x"], ["HSET", "h", "a", "1", "b", "2"],
-    ["INCRBY", "n", "5"], ["MGET", "a", "b"], ["SET", "k", "v", "EX", "0"], ["TTL", "nokey"],
-    ["-3", "HGETALL", "h"], ["--no-raw", "HGETALL", "h"], ["-r", "3", "INCR", "c"],
-    ["--raw", "ECHO", "multi\nline"], ["DBSIZE"], ["TYPE", "h"], ["HGETALL", "nokey"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["SET", "k", "v"],
+        ["GET", "nokey"],
+        ["NOPE", "x"],
+        ["HSET", "h", "a", "1", "b", "2"],
+        ["INCRBY", "n", "5"],
+        ["MGET", "a", "b"],
+        ["SET", "k", "v", "EX", "0"],
+        ["TTL", "nokey"],
+        ["-3", "HGETALL", "h"],
+        ["--no-raw", "HGETALL", "h"],
+        ["-r", "3", "INCR", "c"],
+        ["--raw", "ECHO", "multi\nline"],
+        ["DBSIZE"],
+        ["TYPE", "h"],
+        ["HGETALL", "nokey"],
+    ],
+)
 def test_arguments_same_output_as_redis(node, redis_server, fresh, args):
     setup = ["HSET", "h", "x", "y"]
     both(node, redis_server, *setup)
     mine, theirs = both(node, redis_server, *args)
-    assert (mine.returncode, mine.stdout, mine.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert (mine.returncode, mine.stdout, mine.stderr) == (
+        theirs.returncode,
+        theirs.stdout,
+        theirs.stderr,
+    )
 
 
 def test_argument_from_stdin(node, fresh):
@@ -93,8 +119,10 @@ def test_piped_commands_same_output_as_redis(node, redis_server, fresh):
 
 
 def test_piped_native_commands(node, fresh):
-    script = (b"AS.PUT test:users:1 BINS name ann age 31\nAS.GET test:users:1 name\n"
-              b"AS.PUT test:users:1 EXISTS CREATE_ONLY BINS x 1\nAS.NAMESPACES\n")
+    script = (
+        b"AS.PUT test:users:1 BINS name ann age 31\nAS.GET test:users:1 name\n"
+        b"AS.PUT test:users:1 EXISTS CREATE_ONLY BINS x 1\nAS.NAMESPACES\n"
+    )
     result = cli(node.host, node.port, stdin=script)
     assert result.returncode == 0 and result.stderr == b""
     out = result.stdout.decode()
@@ -102,14 +130,18 @@ def test_piped_native_commands(node, fresh):
 
 
 def test_resp3_piped(node, fresh):
-    result = cli(node.host, node.port, "-3", stdin=b"HSET h f v\nHGETALL h\nAS.GETMETA h\nINFO server\n")
+    result = cli(
+        node.host, node.port, "-3", stdin=b"HSET h f v\nHGETALL h\nAS.GETMETA h\nINFO server\n"
+    )
     assert result.returncode == 0 and result.stderr == b""
     assert b"generation" in result.stdout and b"redis_version:7.2.0" in result.stdout
 
 
 def test_mass_insertion_with_pipe(node, fresh):
-    payload = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(k), k)
-                       for k in (b"mass:%d" % i for i in range(5000)))
+    payload = b"".join(
+        b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(k), k)
+        for k in (b"mass:%d" % i for i in range(5000))
+    )
     result = cli(node.host, node.port, "--pipe", stdin=payload)
     assert result.returncode == 0, result.stderr
     assert b"errors: 0, replies: 5000" in result.stdout
@@ -138,9 +170,13 @@ def test_scan_and_bigkeys(node, redis_server, fresh):
 def test_interactive_help_from_command_docs(node, fresh):
     """A terminal session: redis-cli fetches COMMAND DOCS for help and hints."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen(["redis-cli", "-h", node.host, "-p", str(node.port)], stdin=slave,
-                            stdout=slave, stderr=slave, env={**os.environ, "TERM": "dumb",
-                                                             "HOME": "/nonexistent"})
+    proc = subprocess.Popen(
+        ["redis-cli", "-h", node.host, "-p", str(node.port)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "TERM": "dumb", "HOME": "/nonexistent"},
+    )
     os.close(slave)
 
     pending = [b""]  # output read but not yet matched

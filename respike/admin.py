@@ -87,8 +87,13 @@ class Conn:
         self.address = address
         host, port = split_address(address)
         self._conn = redis.Connection(
-            host=host, port=port, username=opts.user, password=opts.password,
-            socket_timeout=opts.timeout, socket_connect_timeout=opts.timeout, protocol=2,
+            host=host,
+            port=port,
+            username=opts.user,
+            password=opts.password,
+            socket_timeout=opts.timeout,
+            socket_connect_timeout=opts.timeout,
+            protocol=2,
         )
 
     def call(self, *args: Any) -> Any:
@@ -97,12 +102,16 @@ class Conn:
             return _text(self._conn.read_response())
         except redis.AuthenticationError as exc:
             if not self._conn.password:
-                raise AdminError(f"{self.address} needs a password (-P PASSWORD or RESPIKE_PASSWORD)") from None
+                raise AdminError(
+                    f"{self.address} needs a password (-P PASSWORD or RESPIKE_PASSWORD)"
+                ) from None
             raise AdminError(f"{self.address}: authentication failed ({exc})") from None
         except redis.ResponseError as exc:
             text = str(exc)
             if text.startswith("NOAUTH"):
-                raise AdminError(f"{self.address} needs a password (-P PASSWORD or RESPIKE_PASSWORD)") from None
+                raise AdminError(
+                    f"{self.address} needs a password (-P PASSWORD or RESPIKE_PASSWORD)"
+                ) from None
             raise Refused(f"{self.address}: {text}") from None
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             self._conn.disconnect()
@@ -295,16 +304,24 @@ class Admin:
             return text
         return f"{_STYLES[style]}{text}\x1b[0m"
 
-    def table(self, title: str, headers: list[str], rows: list[list[Any]],
-              styles: list[list[str]] | None = None) -> str:
+    def table(
+        self,
+        title: str,
+        headers: list[str],
+        rows: list[list[Any]],
+        styles: list[list[str]] | None = None,
+    ) -> str:
         """Aligned columns: numbers right, text left; `styles` colours cells on a terminal."""
         cells = [[_show(v) for v in row] for row in rows]
         widths = [len(h) for h in headers]
         for row in cells:
             for i, v in enumerate(row):
                 widths[i] = max(widths[i], len(v))
-        numeric = [all(_is_number(r[i]) or r[i] in ("", "-") for r in cells) and any(_is_number(r[i]) for r in cells)
-                   for i in range(len(headers))]
+        numeric = [
+            all(_is_number(r[i]) or r[i] in ("", "-") for r in cells)
+            and any(_is_number(r[i]) for r in cells)
+            for i in range(len(headers))
+        ]
 
         def line(values: list[str], row_styles: list[str] | None) -> str:
             out = []
@@ -314,9 +331,15 @@ class Admin:
             return "  ".join(out).rstrip()
 
         lines = [self.paint(title, "title")] if title else []
-        lines.append(self.paint("  ".join(
-            h.rjust(widths[i]) if numeric[i] else h.ljust(widths[i]) for i, h in enumerate(headers)
-        ).rstrip(), "header"))
+        lines.append(
+            self.paint(
+                "  ".join(
+                    h.rjust(widths[i]) if numeric[i] else h.ljust(widths[i])
+                    for i, h in enumerate(headers)
+                ).rstrip(),
+                "header",
+            )
+        )
         for i, row in enumerate(cells):
             lines.append(line(row, styles[i] if styles else None))
         if not rows:
@@ -324,13 +347,25 @@ class Admin:
         return "\n".join(lines)
 
 
-_STYLES = {"title": "\x1b[1m", "header": "\x1b[4m", "bad": "\x1b[31;1m", "warn": "\x1b[33m",
-           "good": "\x1b[32m", "dim": "\x1b[2m", "total": "\x1b[1m"}
+_STYLES = {
+    "title": "\x1b[1m",
+    "header": "\x1b[4m",
+    "bad": "\x1b[31;1m",
+    "warn": "\x1b[33m",
+    "good": "\x1b[32m",
+    "dim": "\x1b[2m",
+    "total": "\x1b[1m",
+}
 
 
 def _use_color(opts: argparse.Namespace) -> bool:
-    return (not opts.no_color and not opts.json and sys.stdout.isatty()
-            and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb")
+    return (
+        not opts.no_color
+        and not opts.json
+        and sys.stdout.isatty()
+        and not os.environ.get("NO_COLOR")
+        and os.environ.get("TERM") != "dumb"
+    )
 
 
 def _show(value: Any) -> str:
@@ -344,7 +379,9 @@ def _show(value: Any) -> str:
 
 
 def _is_number(text: str) -> bool:
-    return bool(re.fullmatch(r"-?[\d.]+( ?[KMGT]?i?B|%|s|m|h|d)?", text)) and any(c.isdigit() for c in text)
+    return bool(re.fullmatch(r"-?[\d.]+( ?[KMGT]?i?B|%|s|m|h|d)?", text)) and any(
+        c.isdigit() for c in text
+    )
 
 
 def human_bytes(n: Any) -> str:
@@ -411,7 +448,9 @@ def cluster_summary(nodes: list[NodeView]) -> dict[str, Any]:
         "cluster_key": keys[0] if len(keys) == 1 else keys,
         "principal": principals[0] if len(principals) == 1 else principals,
         "integrity": all(_yes(n.cluster().get("cluster_integrity")) for n in ok) and len(keys) == 1,
-        "migrate_partitions_remaining": sum(_int(n.migrations().get("migrate_partitions_remaining")) for n in ok),
+        "migrate_partitions_remaining": sum(
+            _int(n.migrations().get("migrate_partitions_remaining")) for n in ok
+        ),
         "quiesced": [n.node_id for n in ok if n.quiesced()],
     }
 
@@ -512,11 +551,16 @@ def cmd_info(admin: Admin) -> int:
             f"{s['size']} node{'s' if s['size'] != 1 else ''}",
             f"key {s['cluster_key']}",
             f"principal {s['principal']}",
-            admin.paint("integrity ok", "good") if s["integrity"] else admin.paint("NO INTEGRITY", "bad"),
+            admin.paint("integrity ok", "good")
+            if s["integrity"]
+            else admin.paint("NO INTEGRITY", "bad"),
         ]
         remaining = s["migrate_partitions_remaining"]
-        bits.append(admin.paint(f"migrations: {remaining} partitions remaining", "warn") if remaining
-                    else "migrations: none")
+        bits.append(
+            admin.paint(f"migrations: {remaining} partitions remaining", "warn")
+            if remaining
+            else "migrations: none"
+        )
         if s["quiesced"]:
             bits.append(admin.paint(f"quiesced: {', '.join(s['quiesced'])}", "warn"))
         out = [admin.paint("Cluster", "title") + ": " + " · ".join(bits), ""]
@@ -530,8 +574,19 @@ def cmd_info(admin: Admin) -> int:
 
 
 def _nodes_table(admin: Admin, rows: list[dict[str, Any]]) -> str:
-    headers = ["node", "address", "status", "cluster key", "size", "integrity", "quiesced",
-               "masters", "migrations", "clients", "uptime"]
+    headers = [
+        "node",
+        "address",
+        "status",
+        "cluster key",
+        "size",
+        "integrity",
+        "quiesced",
+        "masters",
+        "migrations",
+        "clients",
+        "uptime",
+    ]
     table, styles = [], []
     for r in rows:
         if r["status"] != "ok":
@@ -539,26 +594,75 @@ def _nodes_table(admin: Admin, rows: list[dict[str, Any]]) -> str:
             styles.append(["", "", "bad"] + [""] * 8)
             continue
         node = r["node"] + (" *" if r["principal"] else "")
-        table.append([node, r["address"], "ok", r["cluster_key"], r["cluster_size"], r["integrity"],
-                      r["quiesced"], r["master_partitions"], r["migrate_partitions_remaining"],
-                      r["client_connections"], human_duration(r["uptime"])])
-        styles.append(["", "", "good", "", "", "" if r["integrity"] else "bad",
-                       "warn" if r["quiesced"] else "", "",
-                       "warn" if r["migrate_partitions_remaining"] else "", "", ""])
+        table.append(
+            [
+                node,
+                r["address"],
+                "ok",
+                r["cluster_key"],
+                r["cluster_size"],
+                r["integrity"],
+                r["quiesced"],
+                r["master_partitions"],
+                r["migrate_partitions_remaining"],
+                r["client_connections"],
+                human_duration(r["uptime"]),
+            ]
+        )
+        styles.append(
+            [
+                "",
+                "",
+                "good",
+                "",
+                "",
+                "" if r["integrity"] else "bad",
+                "warn" if r["quiesced"] else "",
+                "",
+                "warn" if r["migrate_partitions_remaining"] else "",
+                "",
+                "",
+            ]
+        )
     return admin.table("Nodes (* principal)", headers, table, styles)
 
 
 def _namespaces_summary(admin: Admin, totals: dict[str, dict[str, Any]]) -> str:
-    headers = ["namespace", "engine", "records", "objects", "tombstones", "memory used", "memory %",
-               "device used", "device %", "RF", "stop-writes", "evicting"]
+    headers = [
+        "namespace",
+        "engine",
+        "records",
+        "objects",
+        "tombstones",
+        "memory used",
+        "memory %",
+        "device used",
+        "device %",
+        "RF",
+        "stop-writes",
+        "evicting",
+    ]
     rows, styles = [], []
     for ns, t in sorted(totals.items()):
-        rows.append([ns, t["storage_engine"], t["records"], t["objects"], t["tombstones"],
-                     human_bytes(t["memory_used_bytes"]), t["memory_used_pct"],
-                     human_bytes(t["device_used_bytes"]) if "device_used_bytes" in t else "-",
-                     t.get("device_used_pct", "-"), t["replication_factor"],
-                     t["stop_writes"], t["hwm_breached"]])
-        styles.append([""] * 10 + ["bad" if t["stop_writes"] else "", "warn" if t["hwm_breached"] else ""])
+        rows.append(
+            [
+                ns,
+                t["storage_engine"],
+                t["records"],
+                t["objects"],
+                t["tombstones"],
+                human_bytes(t["memory_used_bytes"]),
+                t["memory_used_pct"],
+                human_bytes(t["device_used_bytes"]) if "device_used_bytes" in t else "-",
+                t.get("device_used_pct", "-"),
+                t["replication_factor"],
+                t["stop_writes"],
+                t["hwm_breached"],
+            ]
+        )
+        styles.append(
+            [""] * 10 + ["bad" if t["stop_writes"] else "", "warn" if t["hwm_breached"] else ""]
+        )
     return admin.table("Namespaces (records = objects / replication factor)", headers, rows, styles)
 
 
@@ -574,7 +678,9 @@ def cmd_show_cluster(admin: Admin) -> int:
             c = n.cluster()
             row["view_changes"] = _int(c.get("cluster_view_changes"))
             row["alive_peers"] = _int(c.get("heartbeat_alive_peers"))
-    admin.emit({"cluster": cluster_summary(nodes), "nodes": rows}, lambda: _nodes_table(admin, rows))
+    admin.emit(
+        {"cluster": cluster_summary(nodes), "nodes": rows}, lambda: _nodes_table(admin, rows)
+    )
     return admin.unreachable_warning()
 
 
@@ -582,27 +688,69 @@ def cmd_show_namespaces(admin: Admin) -> int:
     nodes = admin.gather("server cluster namespace")
     spaces = namespace_rows(nodes)
     size = len([n for n in nodes if n.ok])
-    data = {ns: {"nodes": per_node, "total": namespace_total(per_node, size)} for ns, per_node in spaces.items()}
+    data = {
+        ns: {"nodes": per_node, "total": namespace_total(per_node, size)}
+        for ns, per_node in spaces.items()
+    }
 
     def human() -> str:
-        headers = ["namespace", "node", "objects", "tombstones", "memory used", "memory %", "device used",
-                   "device %", "expired", "evicted", "stop-writes", "evicting"]
+        headers = [
+            "namespace",
+            "node",
+            "objects",
+            "tombstones",
+            "memory used",
+            "memory %",
+            "device used",
+            "device %",
+            "expired",
+            "evicted",
+            "stop-writes",
+            "evicting",
+        ]
         rows, styles = [], []
         for ns, entry in sorted(data.items()):
             for node_id, s in sorted(entry["nodes"].items()):
-                rows.append([ns, node_id, s.get("objects"), s.get("tombstones", 0),
-                             human_bytes(s.get("memory_used_bytes")), s.get("memory_used_pct"),
-                             human_bytes(s["device_used_bytes"]) if "device_used_bytes" in s else "-",
-                             s.get("device_used_pct", "-"), s.get("expired_objects"), s.get("evicted_objects"),
-                             _yes(s.get("stop_writes")), _yes(s.get("hwm_breached"))])
-                styles.append([""] * 10 + ["bad" if _yes(s.get("stop_writes")) else "",
-                                           "warn" if _yes(s.get("hwm_breached")) else ""])
+                rows.append(
+                    [
+                        ns,
+                        node_id,
+                        s.get("objects"),
+                        s.get("tombstones", 0),
+                        human_bytes(s.get("memory_used_bytes")),
+                        s.get("memory_used_pct"),
+                        human_bytes(s["device_used_bytes"]) if "device_used_bytes" in s else "-",
+                        s.get("device_used_pct", "-"),
+                        s.get("expired_objects"),
+                        s.get("evicted_objects"),
+                        _yes(s.get("stop_writes")),
+                        _yes(s.get("hwm_breached")),
+                    ]
+                )
+                styles.append(
+                    [""] * 10
+                    + [
+                        "bad" if _yes(s.get("stop_writes")) else "",
+                        "warn" if _yes(s.get("hwm_breached")) else "",
+                    ]
+                )
             t = entry["total"]
-            rows.append([ns, "total", t["objects"], t["tombstones"], human_bytes(t["memory_used_bytes"]),
-                         t["memory_used_pct"],
-                         human_bytes(t["device_used_bytes"]) if "device_used_bytes" in t else "-",
-                         t.get("device_used_pct", "-"), t["expired_objects"], t["evicted_objects"],
-                         t["stop_writes"], t["hwm_breached"]])
+            rows.append(
+                [
+                    ns,
+                    "total",
+                    t["objects"],
+                    t["tombstones"],
+                    human_bytes(t["memory_used_bytes"]),
+                    t["memory_used_pct"],
+                    human_bytes(t["device_used_bytes"]) if "device_used_bytes" in t else "-",
+                    t.get("device_used_pct", "-"),
+                    t["expired_objects"],
+                    t["evicted_objects"],
+                    t["stop_writes"],
+                    t["hwm_breached"],
+                ]
+            )
             styles.append(["total"] * 12)
         return admin.table("Namespaces", headers, rows, styles)
 
@@ -617,7 +765,9 @@ def cmd_show_sets(admin: Admin) -> int:
         if n.ok:
             for name, line in n.section("sets").items():
                 ns, _, setname = name.partition(".")
-                entry = data.setdefault(f"{ns}.{setname}", {"namespace": ns, "set": setname, "nodes": {}})
+                entry = data.setdefault(
+                    f"{ns}.{setname}", {"namespace": ns, "set": setname, "nodes": {}}
+                )
                 entry["nodes"][n.node_id] = {k: typed(v) for k, v in fields(line).items()}
     for entry in data.values():
         entry["objects"] = sum(_int(s.get("objects")) for s in entry["nodes"].values())
@@ -636,8 +786,14 @@ def cmd_show_sets(admin: Admin) -> int:
     return admin.unreachable_warning()
 
 
-def _columns_table(admin: Admin, title: str, nodes: list[NodeView], values: dict[str, dict[str, Any]],
-                   extra: dict[str, str] | None = None, extra_header: str = "") -> str:
+def _columns_table(
+    admin: Admin,
+    title: str,
+    nodes: list[NodeView],
+    values: dict[str, dict[str, Any]],
+    extra: dict[str, str] | None = None,
+    extra_header: str = "",
+) -> str:
     """Rows = names, columns = nodes (asadm's `show stat` layout); differing values stand out."""
     names = sorted({k for v in values.values() for k in v})
     if not names:
@@ -648,7 +804,9 @@ def _columns_table(admin: Admin, title: str, nodes: list[NodeView], values: dict
         cells = [values.get(n.node_id, {}).get(name, "-") for n in nodes]
         differ = len({str(c) for c in cells}) > 1
         rows.append([name] + cells + ([extra.get(name, "")] if extra is not None else []))
-        styles.append([""] + ["warn" if differ else ""] * len(cells) + ([""] if extra is not None else []))
+        styles.append(
+            [""] + ["warn" if differ else ""] * len(cells) + ([""] if extra is not None else [])
+        )
     return admin.table(title, headers, rows, styles)
 
 
@@ -663,7 +821,9 @@ def cmd_show_stats(admin: Admin) -> int:
         service[n.node_id] = {k: typed(v) for k, v in sorted(stats.items()) if matches(k, like)}
     spaces: dict[str, dict[str, dict[str, Any]]] = {}
     for ns, per_node in namespace_rows(ok).items():
-        spaces[ns] = {node: {k: v for k, v in s.items() if matches(k, like)} for node, s in per_node.items()}
+        spaces[ns] = {
+            node: {k: v for k, v in s.items() if matches(k, like)} for node, s in per_node.items()
+        }
     data = {"service": service, "namespaces": spaces}
 
     def human() -> str:
@@ -694,31 +854,58 @@ def cmd_show_config(admin: Admin) -> int:
     ok = admin.reachable()
     like = admin.opts.like
     seed = ok[0].conn
-    dynamic = {ctx: set(names.split(",")) for ctx, names in
-               parse_kv(seed.call("AS.INFO", "dynamic-config")).items()}  # type: ignore[union-attr]
-    service = {n.node_id: {k: v for k, v in parse_kv(n.conn.call("AS.INFO", "get-config:context=service")).items()  # type: ignore[union-attr]
-                           if matches(k, like)} for n in ok}
+    dynamic = {
+        ctx: set(names.split(","))
+        for ctx, names in parse_kv(seed.call("AS.INFO", "dynamic-config")).items()
+    }  # type: ignore[union-attr]
+    service = {
+        n.node_id: {
+            k: v
+            for k, v in parse_kv(n.conn.call("AS.INFO", "get-config:context=service")).items()  # type: ignore[union-attr]
+            if matches(k, like)
+        }
+        for n in ok
+    }
     spaces: dict[str, dict[str, dict[str, str]]] = {}
     for n in ok:
         for ns in n.namespaces():
             if admin.opts.namespace and ns != admin.opts.namespace:
                 continue
             values = parse_kv(n.conn.call("AS.INFO", f"get-config:context=namespace;id={ns}"))  # type: ignore[union-attr]
-            spaces.setdefault(ns, {})[n.node_id] = {k: v for k, v in values.items() if matches(k, like)}
+            spaces.setdefault(ns, {})[n.node_id] = {
+                k: v for k, v in values.items() if matches(k, like)
+            }
     if admin.opts.namespace and admin.opts.namespace not in spaces:
-        raise AdminError(f"no namespace '{admin.opts.namespace}' (namespaces: {', '.join(sorted(namespace_rows(ok)))})",
-                         EXIT_USAGE)
-    data = {"service": service, "namespaces": spaces,
-            "dynamic": {ctx: sorted(names) for ctx, names in dynamic.items()}}
+        raise AdminError(
+            f"no namespace '{admin.opts.namespace}' (namespaces: {', '.join(sorted(namespace_rows(ok)))})",
+            EXIT_USAGE,
+        )
+    data = {
+        "service": service,
+        "namespaces": spaces,
+        "dynamic": {ctx: sorted(names) for ctx, names in dynamic.items()},
+    }
 
     def human() -> str:
-        dyn_s = {k: "yes" if k in dynamic.get("service", ()) else "no" for v in service.values() for k in v}
+        dyn_s = {
+            k: "yes" if k in dynamic.get("service", ()) else "no"
+            for v in service.values()
+            for k in v
+        }
         parts = []
         if not admin.opts.namespace:
-            parts.append(_columns_table(admin, "Service configuration", ok, service, dyn_s, "dynamic"))
+            parts.append(
+                _columns_table(admin, "Service configuration", ok, service, dyn_s, "dynamic")
+            )
         for ns, per_node in sorted(spaces.items()):
-            dyn = {k: "yes" if k in dynamic.get("namespace", ()) else "no" for v in per_node.values() for k in v}
-            parts.append(_columns_table(admin, f"Namespace {ns} configuration", ok, per_node, dyn, "dynamic"))
+            dyn = {
+                k: "yes" if k in dynamic.get("namespace", ()) else "no"
+                for v in per_node.values()
+                for k in v
+            }
+            parts.append(
+                _columns_table(admin, f"Namespace {ns} configuration", ok, per_node, dyn, "dynamic")
+            )
         return _joined(parts, like)
 
     admin.emit(data, human)
@@ -736,41 +923,88 @@ def cmd_show_latencies(admin: Admin) -> int:
             parts = values.split(",")
             if len(parts) == 5:
                 shares[name] = [float(p) for p in parts[1:]]
-        calls = {k[len("cmdstat_"):]: fields(v) for k, v in n.section("commandstats").items()}
+        calls = {k[len("cmdstat_") :]: fields(v) for k, v in n.section("commandstats").items()}
         rows = []
         for key, line in n.section("latencystats").items():
-            name = key[len("latency_percentiles_usec_"):]
+            name = key[len("latency_percentiles_usec_") :]
             if not matches(name, like):
                 continue
             pct = fields(line)
             rate, above1, above8, above64 = shares.get(name, [0.0, 0.0, 0.0, 0.0])
-            rows.append({"command": name, "calls": _int(calls.get(name, {}).get("calls")),
-                         "ops_per_sec": rate, "p50_usec": float(pct.get("p50", 0)),
-                         "p99_usec": float(pct.get("p99", 0)), "p99.9_usec": float(pct.get("p99.9", 0)),
-                         "over_1ms_pct": above1, "over_8ms_pct": above8, "over_64ms_pct": above64})
+            rows.append(
+                {
+                    "command": name,
+                    "calls": _int(calls.get(name, {}).get("calls")),
+                    "ops_per_sec": rate,
+                    "p50_usec": float(pct.get("p50", 0)),
+                    "p99_usec": float(pct.get("p99", 0)),
+                    "p99.9_usec": float(pct.get("p99.9", 0)),
+                    "over_1ms_pct": above1,
+                    "over_8ms_pct": above8,
+                    "over_64ms_pct": above64,
+                }
+            )
         for kind in ("read", "write"):
             if kind in shares and matches(kind, like):
                 rate, above1, above8, above64 = shares[kind]
-                rows.append({"command": f"({kind}s)", "calls": None, "ops_per_sec": rate, "p50_usec": None,
-                             "p99_usec": None, "p99.9_usec": None, "over_1ms_pct": above1,
-                             "over_8ms_pct": above8, "over_64ms_pct": above64})
+                rows.append(
+                    {
+                        "command": f"({kind}s)",
+                        "calls": None,
+                        "ops_per_sec": rate,
+                        "p50_usec": None,
+                        "p99_usec": None,
+                        "p99.9_usec": None,
+                        "over_1ms_pct": above1,
+                        "over_8ms_pct": above8,
+                        "over_64ms_pct": above64,
+                    }
+                )
         rows.sort(key=lambda r: (r["calls"] is None, -(r["calls"] or 0), r["command"]))
         data[n.node_id] = rows
 
     def human() -> str:
-        headers = ["node", "command", "calls", "ops/sec", "p50 µs", "p99 µs", "p99.9 µs", ">1ms %", ">8ms %",
-                   ">64ms %"]
+        headers = [
+            "node",
+            "command",
+            "calls",
+            "ops/sec",
+            "p50 µs",
+            "p99 µs",
+            "p99.9 µs",
+            ">1ms %",
+            ">8ms %",
+            ">64ms %",
+        ]
         rows, styles = [], []
         for node_id, entries in data.items():
             for e in entries:
-                rows.append([node_id, e["command"], e["calls"], f"{e['ops_per_sec']:.1f}", e["p50_usec"],
-                             e["p99_usec"], e["p99.9_usec"], e["over_1ms_pct"], e["over_8ms_pct"],
-                             e["over_64ms_pct"]])
-                styles.append([""] * 7 + ["warn" if e["over_1ms_pct"] >= 1 else "",
-                                          "bad" if e["over_8ms_pct"] >= 1 else "",
-                                          "bad" if e["over_64ms_pct"] > 0 else ""])
-        note = (f"Latencies (p50..p99.9 from sampled histograms: O(1) commands are timed 1 call in "
-                f"{SAMPLE_EVERY}; ops/sec over the last 10 s)")
+                rows.append(
+                    [
+                        node_id,
+                        e["command"],
+                        e["calls"],
+                        f"{e['ops_per_sec']:.1f}",
+                        e["p50_usec"],
+                        e["p99_usec"],
+                        e["p99.9_usec"],
+                        e["over_1ms_pct"],
+                        e["over_8ms_pct"],
+                        e["over_64ms_pct"],
+                    ]
+                )
+                styles.append(
+                    [""] * 7
+                    + [
+                        "warn" if e["over_1ms_pct"] >= 1 else "",
+                        "bad" if e["over_8ms_pct"] >= 1 else "",
+                        "bad" if e["over_64ms_pct"] > 0 else "",
+                    ]
+                )
+        note = (
+            f"Latencies (p50..p99.9 from sampled histograms: O(1) commands are timed 1 call in "
+            f"{SAMPLE_EVERY}; ops/sec over the last 10 s)"
+        )
         return admin.table(note, headers, rows, styles)
 
     admin.emit(data, human)
@@ -826,11 +1060,22 @@ def cmd_config_set(admin: Admin) -> int:
     def human() -> str:
         rows, styles = [], []
         for r in results:
-            rows.append([r["node"], r["address"], r["setting"], r.get("value", "-"),
-                         r["result"] if r["result"] == "ok" else f"{r['result']}: {r.get('error', '')}"])
+            rows.append(
+                [
+                    r["node"],
+                    r["address"],
+                    r["setting"],
+                    r.get("value", "-"),
+                    r["result"] if r["result"] == "ok" else f"{r['result']}: {r.get('error', '')}",
+                ]
+            )
             styles.append(["", "", "", "", "good" if r["result"] == "ok" else "bad"])
-        return admin.table(f"config set {name} {opts.value}", ["node", "address", "setting", "value", "result"],
-                           rows, styles)
+        return admin.table(
+            f"config set {name} {opts.value}",
+            ["node", "address", "setting", "value", "result"],
+            rows,
+            styles,
+        )
 
     admin.emit({"setting": name, "value": opts.value, "nodes": results}, human)
     return EXIT_FAIL if failed else EXIT_OK
@@ -841,10 +1086,16 @@ def cmd_config_set(admin: Admin) -> int:
 
 def cmd_truncate(admin: Admin) -> int:
     opts = admin.opts
-    what = f"set '{opts.set}' of namespace '{opts.namespace}'" if opts.set else f"namespace '{opts.namespace}'"
+    what = (
+        f"set '{opts.set}' of namespace '{opts.namespace}'"
+        if opts.set
+        else f"namespace '{opts.namespace}'"
+    )
     if not opts.yes:
         if not sys.stdin.isatty():
-            raise AdminError(f"truncate deletes every record of {what}: add --yes to confirm", EXIT_USAGE)
+            raise AdminError(
+                f"truncate deletes every record of {what}: add --yes to confirm", EXIT_USAGE
+            )
         answer = input(f"Delete every record of {what} on every node? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("not truncated")
@@ -855,8 +1106,10 @@ def cmd_truncate(admin: Admin) -> int:
         conn.call(*args)
     except Refused as exc:
         raise AdminError(str(exc)) from None
-    admin.emit({"truncated": opts.namespace, "set": opts.set, "result": "ok"},
-               lambda: f"truncated {what} (records last updated before now, on every node)")
+    admin.emit(
+        {"truncated": opts.namespace, "set": opts.set, "result": "ok"},
+        lambda: f"truncated {what} (records last updated before now, on every node)",
+    )
     return EXIT_OK
 
 
@@ -871,19 +1124,28 @@ def cmd_quiesce(admin: Admin, undo: bool) -> int:
         target.conn.call(*args)  # type: ignore[union-attr]
     except Refused as exc:
         if "unknown command" in str(exc):
-            raise AdminError(f"{target.address}: this node does not support quiesce (AS.QUIESCE)") from None
+            raise AdminError(
+                f"{target.address}: this node does not support quiesce (AS.QUIESCE)"
+            ) from None
         raise AdminError(str(exc)) from None
     verb = "quiesce-undo" if undo else "quiesce"
     if opts.no_wait:
-        admin.emit({"node": target.node_id, "action": verb, "result": "ok"},
-                   lambda: f"{verb} {target.node_id}: ok (not waiting for the hand-over)")
+        admin.emit(
+            {"node": target.node_id, "action": verb, "result": "ok"},
+            lambda: f"{verb} {target.node_id}: ok (not waiting for the hand-over)",
+        )
         return EXIT_OK
     deadline = time.monotonic() + opts.wait_timeout
     while True:
         nodes = admin.gather("server clients cluster migrations")
         node = next((n for n in nodes if n.node_id == target.node_id), None)
-        settled = (_settled(nodes) and node is not None and node.ok and node.quiesced() == (not undo)
-                   and node.effectively_quiesced() == (not undo))
+        settled = (
+            _settled(nodes)
+            and node is not None
+            and node.ok
+            and node.quiesced() == (not undo)
+            and node.effectively_quiesced() == (not undo)
+        )
         masters = master_counts(nodes) if settled else {}
         if settled:  # quiesced: masters nothing; undone: masters its share again
             count = masters.get(target.node_id)
@@ -891,12 +1153,16 @@ def cmd_quiesce(admin: Admin, undo: bool) -> int:
         if settled:
             break
         if time.monotonic() > deadline:
-            raise AdminError(f"{verb} {target.node_id}: the cluster did not settle within {opts.wait_timeout:g}s "
-                             f"(see `{PROG} migrations`)")
+            raise AdminError(
+                f"{verb} {target.node_id}: the cluster did not settle within {opts.wait_timeout:g}s "
+                f"(see `{PROG} migrations`)"
+            )
         time.sleep(0.25)
     rows = [node_row(n, masters) for n in nodes]
-    admin.emit({"node": target.node_id, "action": verb, "result": "ok", "nodes": rows},
-               lambda: f"{verb} {target.node_id}: done\n\n" + _nodes_table(admin, rows))
+    admin.emit(
+        {"node": target.node_id, "action": verb, "result": "ok", "nodes": rows},
+        lambda: f"{verb} {target.node_id}: done\n\n" + _nodes_table(admin, rows),
+    )
     return admin.unreachable_warning()
 
 
@@ -906,9 +1172,12 @@ def _settled(nodes: list[NodeView]) -> bool:
     if not nodes or not all(n.ok for n in nodes):
         return False
     keys = {n.cluster()["cluster_key"] for n in nodes}
-    return (len(keys) == 1 and all(_yes(n.cluster().get("cluster_integrity")) for n in nodes)
-            and all(_int(n.migrations().get("migrate_partitions_remaining")) == 0 for n in nodes)
-            and all(_int(n.cluster().get("acting_master_partitions")) == 0 for n in nodes))
+    return (
+        len(keys) == 1
+        and all(_yes(n.cluster().get("cluster_integrity")) for n in nodes)
+        and all(_int(n.migrations().get("migrate_partitions_remaining")) == 0 for n in nodes)
+        and all(_int(n.cluster().get("acting_master_partitions")) == 0 for n in nodes)
+    )
 
 
 # --- migrations --------------------------------------------------------------------------
@@ -924,16 +1193,20 @@ def migration_rows(nodes: list[NodeView], peak: dict[str, int]) -> list[dict[str
         remaining = _int(m.get("migrate_partitions_remaining"))
         peak[n.node_id] = max(peak.get(n.node_id, 0), remaining)
         top = peak[n.node_id]
-        rows.append({
-            "node": n.node_id, "address": n.address, "status": "ok",
-            "cluster_key": n.cluster()["cluster_key"],
-            "tx_remaining": _int(m.get("migrate_tx_partitions_remaining")),
-            "rx_remaining": _int(m.get("migrate_rx_partitions_remaining")),
-            "remaining": remaining,
-            "records_sent": _int(m.get("migrate_records_transmitted")),
-            "records_received": _int(m.get("migrate_records_received")),
-            "progress_pct": round(100 * (top - remaining) / top, 1) if top else 100.0,
-        })
+        rows.append(
+            {
+                "node": n.node_id,
+                "address": n.address,
+                "status": "ok",
+                "cluster_key": n.cluster()["cluster_key"],
+                "tx_remaining": _int(m.get("migrate_tx_partitions_remaining")),
+                "rx_remaining": _int(m.get("migrate_rx_partitions_remaining")),
+                "remaining": remaining,
+                "records_sent": _int(m.get("migrate_records_transmitted")),
+                "records_received": _int(m.get("migrate_records_received")),
+                "progress_pct": round(100 * (top - remaining) / top, 1) if top else 100.0,
+            }
+        )
     return rows
 
 
@@ -948,7 +1221,13 @@ def cmd_migrations(admin: Admin) -> int:
         done = _settled(nodes)
         data = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "done": done, "nodes": rows}
         if opts.json:
-            print(json.dumps(data, separators=(",", ":") if watch else (", ", ": "), indent=None if watch else 2))
+            print(
+                json.dumps(
+                    data,
+                    separators=(",", ":") if watch else (", ", ": "),
+                    indent=None if watch else 2,
+                )
+            )
         else:
             if watch and sys.stdout.isatty():
                 print("\x1b[H\x1b[2J", end="")
@@ -967,18 +1246,42 @@ def cmd_migrations(admin: Admin) -> int:
 
 
 def _migrations_table(admin: Admin, rows: list[dict[str, Any]], done: bool, stamp: str) -> str:
-    headers = ["node", "address", "cluster key", "out", "in", "remaining", "progress %", "records sent",
-               "records received"]
+    headers = [
+        "node",
+        "address",
+        "cluster key",
+        "out",
+        "in",
+        "remaining",
+        "progress %",
+        "records sent",
+        "records received",
+    ]
     table, styles = [], []
     for r in rows:
         if r["status"] != "ok":
             table.append([r["node"], r["address"], "unreachable"] + ["-"] * 6)
             styles.append(["", "", "bad"] + [""] * 6)
             continue
-        table.append([r["node"], r["address"], r["cluster_key"], r["tx_remaining"], r["rx_remaining"],
-                      r["remaining"], r["progress_pct"], r["records_sent"], r["records_received"]])
+        table.append(
+            [
+                r["node"],
+                r["address"],
+                r["cluster_key"],
+                r["tx_remaining"],
+                r["rx_remaining"],
+                r["remaining"],
+                r["progress_pct"],
+                r["records_sent"],
+                r["records_received"],
+            ]
+        )
         styles.append([""] * 5 + ["warn" if r["remaining"] else "good"] + [""] * 3)
-    state = admin.paint("done: no migrations pending", "good") if done else admin.paint("in progress", "warn")
+    state = (
+        admin.paint("done: no migrations pending", "good")
+        if done
+        else admin.paint("in progress", "warn")
+    )
     title = f"Migrations ({state}){'  ' + stamp if stamp else ''}"
     return admin.table(title, headers, table, styles)
 
@@ -1013,8 +1316,10 @@ def cmd_raw_info(admin: Admin) -> int:
     def human() -> str:
         if not opts.all:
             return show(next(iter(results.values())))
-        return "\n".join(f"{admin.paint(node, 'title')} ({n.address}):\n{show(v)}"
-                         for (node, v), n in zip(results.items(), targets, strict=True))
+        return "\n".join(
+            f"{admin.paint(node, 'title')} ({n.address}):\n{show(v)}"
+            for (node, v), n in zip(results.items(), targets, strict=True)
+        )
 
     admin.emit(results if opts.all else next(iter(results.values())), human)
     return EXIT_FAIL if failed else (admin.unreachable_warning() if opts.all else EXIT_OK)
@@ -1031,14 +1336,29 @@ class _Parser(argparse.ArgumentParser):
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """Connection and output options, accepted before or after the command."""
     d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
-    parser.add_argument("-h", "--host", default=d("127.0.0.1"), help="a node to start from (HOST or HOST:PORT)")
-    parser.add_argument("-p", "--port", type=int, default=d(DEFAULT_PORT), help="its RESP port (default 6379)")
+    parser.add_argument(
+        "-h", "--host", default=d("127.0.0.1"), help="a node to start from (HOST or HOST:PORT)"
+    )
+    parser.add_argument(
+        "-p", "--port", type=int, default=d(DEFAULT_PORT), help="its RESP port (default 6379)"
+    )
     parser.add_argument("-U", "--user", default=d(None), help="user name (AUTH user password)")
-    parser.add_argument("-P", "-a", "--password", default=d(os.environ.get("RESPIKE_PASSWORD")),
-                        help="password (default: $RESPIKE_PASSWORD)")
-    parser.add_argument("--timeout", type=float, default=d(5.0), help="seconds to wait for a node (default 5)")
-    parser.add_argument("--json", action="store_true", default=d(False), help="print JSON for scripts")
-    parser.add_argument("--no-color", action="store_true", default=d(False), help="never colour the output")
+    parser.add_argument(
+        "-P",
+        "-a",
+        "--password",
+        default=d(os.environ.get("RESPIKE_PASSWORD")),
+        help="password (default: $RESPIKE_PASSWORD)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=d(5.0), help="seconds to wait for a node (default 5)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=d(False), help="print JSON for scripts"
+    )
+    parser.add_argument(
+        "--no-color", action="store_true", default=d(False), help="never colour the output"
+    )
 
 
 EXAMPLES = """examples:
@@ -1054,8 +1374,13 @@ exit status: 0 ok, 1 a node refused, failed or was unreachable, 2 bad arguments"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, add_help=False, description="Operate a respike cluster (Aerospike's asadm/asinfo over RESP).",
-                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
+    p = _Parser(
+        prog=PROG,
+        add_help=False,
+        description="Operate a respike cluster (Aerospike's asadm/asinfo over RESP).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
+    )
     p.add_argument("--help", action="help", help="show this help and exit")
     _common(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -1067,41 +1392,82 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     sp = command("info", "cluster summary, or an asinfo-style info command (`info statistics`)")
-    sp.add_argument("info_command", nargs="?", metavar="COMMAND", help="e.g. namespaces, statistics, namespace/test")
+    sp.add_argument(
+        "info_command",
+        nargs="?",
+        metavar="COMMAND",
+        help="e.g. namespaces, statistics, namespace/test",
+    )
     sp.add_argument("--all", action="store_true", help="ask every node, not only the one given")
     sp.add_argument("-l", "--lines", action="store_true", help="one name=value per line")
 
     sp = command("show", "cluster, namespaces, sets, stats, config or latencies as tables")
-    sp.add_argument("what", choices=["cluster", "namespaces", "sets", "stats", "config", "latencies"],
-                    metavar="WHAT", help="cluster | namespaces | sets | stats | config | latencies")
-    sp.add_argument("--like", metavar="PATTERN", help="only names containing PATTERN (or matching a glob)")
+    sp.add_argument(
+        "what",
+        choices=["cluster", "namespaces", "sets", "stats", "config", "latencies"],
+        metavar="WHAT",
+        help="cluster | namespaces | sets | stats | config | latencies",
+    )
+    sp.add_argument(
+        "--like", metavar="PATTERN", help="only names containing PATTERN (or matching a glob)"
+    )
     sp.add_argument("--namespace", "-n", metavar="NS", help="show config: only this namespace")
 
     sp = command("config", "change a dynamic setting on every node")
     sp.add_argument("action", choices=["set"], metavar="set")
-    sp.add_argument("--namespace", "-n", metavar="NS", help="a namespace setting (default: a node setting)")
+    sp.add_argument(
+        "--namespace", "-n", metavar="NS", help="a namespace setting (default: a node setting)"
+    )
     sp.add_argument("key", metavar="KEY")
     sp.add_argument("value", metavar="VALUE")
 
-    sp = command("truncate", "delete every record of a namespace or one of its sets (on every node)")
+    sp = command(
+        "truncate", "delete every record of a namespace or one of its sets (on every node)"
+    )
     sp.add_argument("namespace", metavar="NS")
     sp.add_argument("set", nargs="?", metavar="SET")
     sp.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
-    for name, help_ in (("quiesce", "make a node hand over mastership of its partitions (before maintenance)"),
-                        ("quiesce-undo", "let a quiesced node take its partitions back")):
+    for name, help_ in (
+        ("quiesce", "make a node hand over mastership of its partitions (before maintenance)"),
+        ("quiesce-undo", "let a quiesced node take its partitions back"),
+    ):
         sp = command(name, help_)
-        sp.add_argument("node", metavar="NODE", help="node id (or a unique prefix of it) or HOST:PORT")
-        sp.add_argument("--no-wait", action="store_true", help="do not wait for the hand-over to finish")
-        sp.add_argument("--wait-timeout", type=float, default=120.0, metavar="S",
-                        help="give up waiting after S seconds (default 120)")
+        sp.add_argument(
+            "node", metavar="NODE", help="node id (or a unique prefix of it) or HOST:PORT"
+        )
+        sp.add_argument(
+            "--no-wait", action="store_true", help="do not wait for the hand-over to finish"
+        )
+        sp.add_argument(
+            "--wait-timeout",
+            type=float,
+            default=120.0,
+            metavar="S",
+            help="give up waiting after S seconds (default 120)",
+        )
 
     sp = command("migrations", "migration progress per node")
     sp.add_argument("--watch", "-w", action="store_true", help="refresh until interrupted")
-    sp.add_argument("--until-done", action="store_true", help="refresh until no migration is pending, then exit 0")
-    sp.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between refreshes (default 1)")
-    sp.add_argument("--wait-timeout", type=float, default=3600.0, metavar="S",
-                    help="--until-done: give up after S seconds (default 3600)")
+    sp.add_argument(
+        "--until-done",
+        action="store_true",
+        help="refresh until no migration is pending, then exit 0",
+    )
+    sp.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between refreshes (default 1)",
+    )
+    sp.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="--until-done: give up after S seconds (default 3600)",
+    )
     return p
 
 
@@ -1118,8 +1484,14 @@ def run(argv: list[str]) -> int:
     if opts.command == "info":
         return cmd_raw_info(admin) if opts.info_command else cmd_info(admin)
     if opts.command == "show":
-        handlers = {"cluster": cmd_show_cluster, "namespaces": cmd_show_namespaces, "sets": cmd_show_sets,
-                    "stats": cmd_show_stats, "config": cmd_show_config, "latencies": cmd_show_latencies}
+        handlers = {
+            "cluster": cmd_show_cluster,
+            "namespaces": cmd_show_namespaces,
+            "sets": cmd_show_sets,
+            "stats": cmd_show_stats,
+            "config": cmd_show_config,
+            "latencies": cmd_show_latencies,
+        }
         return handlers[opts.what](admin)
     if opts.command == "config":
         return cmd_config_set(admin)

@@ -20,10 +20,19 @@ import shutil
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULES = ("respike/engine/record.py", "respike/engine/namespace.py", "respike/engine/storage.py",
-           "respike/engine/device/storage.py", "respike/engine/device/index.py", "respike/engine/device/format.py",
-           "respike/engine/device/scan.py", "respike/resp/reader.py", "respike/resp/client.py",
-           "respike/resp/commands/strings.py", "respike/resp/commands/hashes.py")
+MODULES = (
+    "respike/engine/record.py",
+    "respike/engine/namespace.py",
+    "respike/engine/storage.py",
+    "respike/engine/device/storage.py",
+    "respike/engine/device/index.py",
+    "respike/engine/device/format.py",
+    "respike/engine/device/scan.py",
+    "respike/resp/reader.py",
+    "respike/resp/client.py",
+    "respike/resp/commands/strings.py",
+    "respike/resp/commands/hashes.py",
+)
 GROUP = "respike.engine.native"  # mypyc's shared runtime: respike/engine/native__mypyc*.so
 BUILD_DIR = os.path.join("build", "native")
 
@@ -31,7 +40,9 @@ BUILD_DIR = os.path.join("build", "native")
 def _extensions(source: str) -> list[str]:
     """The built extension files of `source` (a .py path relative to ROOT)."""
     stem = os.path.join(ROOT, source[:-3])
-    return [p for suffix in importlib.machinery.EXTENSION_SUFFIXES for p in glob.glob(stem + suffix)]
+    return [
+        p for suffix in importlib.machinery.EXTENSION_SUFFIXES for p in glob.glob(stem + suffix)
+    ]
 
 
 def compiled() -> list[str]:
@@ -43,14 +54,22 @@ def running() -> list[str]:
     """The modules of MODULES this process imported compiled (their names below
     `respike.engine` / `respike.resp`: `storage`, `device.storage`, `client`, ...)."""
     names = [m[:-3].replace("/", ".") for m in MODULES]
-    return [n.split(".", 2)[2] for n in names if n in sys.modules
-            and sys.modules[n].__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
+    return [
+        n.split(".", 2)[2]
+        for n in names
+        if n in sys.modules
+        and sys.modules[n].__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    ]
 
 
 def stale() -> list[str]:
     """Compiled modules whose source is newer than their extension."""
-    return [m for m in MODULES for ext in _extensions(m)
-            if os.path.getmtime(os.path.join(ROOT, m)) > os.path.getmtime(ext)]
+    return [
+        m
+        for m in MODULES
+        for ext in _extensions(m)
+        if os.path.getmtime(os.path.join(ROOT, m)) > os.path.getmtime(ext)
+    ]
 
 
 def clean() -> None:
@@ -71,7 +90,9 @@ def build() -> None:
         name="respike-native",
         ext_modules=mypycify(
             ["--ignore-missing-imports", "--follow-imports=silent", *MODULES],
-            opt_level="3", group_name=GROUP, target_dir=BUILD_DIR,
+            opt_level="3",
+            group_name=GROUP,
+            target_dir=BUILD_DIR,
         ),
         script_args=["-q", "build_ext", "--inplace", "--build-temp", BUILD_DIR],
     )

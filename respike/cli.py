@@ -23,8 +23,14 @@ def node_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="TOML configuration file")
     p.add_argument("--bind", metavar="IP", help="address to serve on (default 127.0.0.1)")
     p.add_argument("--port", metavar="N", help="RESP port (default 6379)")
-    p.add_argument("--data-dir", metavar="DIR", help="node id, metadata and device files (default ./respike-data)")
-    p.add_argument("--seed", metavar="IP:PORT", action="append", help="another node to join (repeatable)")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="node id, metadata and device files (default ./respike-data)",
+    )
+    p.add_argument(
+        "--seed", metavar="IP:PORT", action="append", help="another node to join (repeatable)"
+    )
     p.add_argument("--log-level", metavar="LEVEL", help="debug, info, warning or error")
     p.add_argument("--log-file", metavar="FILE", help="append logs here instead of stderr")
     return p
@@ -71,8 +77,10 @@ def setup_logging(level: str, path: str, node_id: str) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)s [%(node_id)s] %(name)s: %(message)s",
-                          "%Y-%m-%d %H:%M:%S")
+        logging.Formatter(
+            "%(asctime)s.%(msecs)03d %(levelname)s [%(node_id)s] %(name)s: %(message)s",
+            "%Y-%m-%d %H:%M:%S",
+        )
     )
     handler.addFilter(_NodeIdFilter(node_id))
     root = logging.getLogger("respike")

@@ -140,53 +140,271 @@ NODE_SETTINGS = _defaults(
     [
         Setting("bind", parse_str, "127.0.0.1", "Address the RESP service and fabric bind to."),
         Setting("port", parse_int(1, 65535), 6379, "RESP service port."),
-        Setting("data-dir", parse_str, "respike-data", "Directory for the node id, system metadata and device files."),
-        Setting("seeds", parse_list_of_str, [], "Mesh heartbeat seeds, `IP:PORT` of other nodes' service ports.", show=_show_list),
-        Setting("log-level", parse_choice("debug", "info", "warning", "error"), "info", "Log verbosity.", dynamic=True),
+        Setting(
+            "data-dir",
+            parse_str,
+            "respike-data",
+            "Directory for the node id, system metadata and device files.",
+        ),
+        Setting(
+            "seeds",
+            parse_list_of_str,
+            [],
+            "Mesh heartbeat seeds, `IP:PORT` of other nodes' service ports.",
+            show=_show_list,
+        ),
+        Setting(
+            "log-level",
+            parse_choice("debug", "info", "warning", "error"),
+            "info",
+            "Log verbosity.",
+            dynamic=True,
+        ),
         Setting("log-file", parse_str, "", "Append logs to this file instead of standard error."),
-        Setting("fabric-port", parse_int(0, 65535), 0, "Node-to-node port; 0 means service port + 10000."),
-        Setting("heartbeat-interval", parse_int(10, 10000), 150, "Milliseconds between heartbeat pulses."),
-        Setting("heartbeat-timeout", parse_int(3, 1000), 10, "Missed intervals before a node is declared dead."),
-        Setting("proto-max-bulk-len", parse_size, 512 << 20, "Largest bulk string a client may send.", dynamic=True),
-        Setting("requirepass", parse_str, "", "Password for the `default` user (empty: no AUTH needed).", dynamic=True, show=lambda v: v),
-        Setting("maxclients", parse_int(1, 1_000_000), 10000, "Most client connections at once.", dynamic=True),
-        Setting("slowlog-log-slower-than", parse_int(-1), 10000, "Microseconds; commands slower than this go to SLOWLOG (-1 off).", dynamic=True),
+        Setting(
+            "fabric-port",
+            parse_int(0, 65535),
+            0,
+            "Node-to-node port; 0 means service port + 10000.",
+        ),
+        Setting(
+            "heartbeat-interval",
+            parse_int(10, 10000),
+            150,
+            "Milliseconds between heartbeat pulses.",
+        ),
+        Setting(
+            "heartbeat-timeout",
+            parse_int(3, 1000),
+            10,
+            "Missed intervals before a node is declared dead.",
+        ),
+        Setting(
+            "proto-max-bulk-len",
+            parse_size,
+            512 << 20,
+            "Largest bulk string a client may send.",
+            dynamic=True,
+        ),
+        Setting(
+            "requirepass",
+            parse_str,
+            "",
+            "Password for the `default` user (empty: no AUTH needed).",
+            dynamic=True,
+            show=lambda v: v,
+        ),
+        Setting(
+            "maxclients",
+            parse_int(1, 1_000_000),
+            10000,
+            "Most client connections at once.",
+            dynamic=True,
+        ),
+        Setting(
+            "slowlog-log-slower-than",
+            parse_int(-1),
+            10000,
+            "Microseconds; commands slower than this go to SLOWLOG (-1 off).",
+            dynamic=True,
+        ),
         Setting("slowlog-max-len", parse_int(0), 128, "Entries kept in SLOWLOG.", dynamic=True),
         Setting("metrics-port", parse_int(0, 65535), 0, "Prometheus text endpoint port (0 = off)."),
-        Setting("redirect-mode", parse_choice("auto", "moved", "proxy"), "auto", "How requests for partitions mastered elsewhere are answered.", dynamic=True),
-        Setting("transaction-timeout", parse_int(1, 600_000), 1000, "Milliseconds a proxied or replicated request may take.", dynamic=True),
-        Setting("migrate-threads", parse_int(0, 100), 1, "Partitions migrated out at once (0 pauses migrations).", dynamic=True),
-        Setting("migrate-max-num-incoming", parse_int(1, 256), 4, "Partitions received at once.", dynamic=True),
-        Setting("migrate-sleep", parse_int(0, 1_000_000), 1, "Microseconds to sleep between migrated records batches.", dynamic=True),
+        Setting(
+            "redirect-mode",
+            parse_choice("auto", "moved", "proxy"),
+            "auto",
+            "How requests for partitions mastered elsewhere are answered.",
+            dynamic=True,
+        ),
+        Setting(
+            "transaction-timeout",
+            parse_int(1, 600_000),
+            1000,
+            "Milliseconds a proxied or replicated request may take.",
+            dynamic=True,
+        ),
+        Setting(
+            "migrate-threads",
+            parse_int(0, 100),
+            1,
+            "Partitions migrated out at once (0 pauses migrations).",
+            dynamic=True,
+        ),
+        Setting(
+            "migrate-max-num-incoming",
+            parse_int(1, 256),
+            4,
+            "Partitions received at once.",
+            dynamic=True,
+        ),
+        Setting(
+            "migrate-sleep",
+            parse_int(0, 1_000_000),
+            1,
+            "Microseconds to sleep between migrated records batches.",
+            dynamic=True,
+        ),
     ]
 )
 
 NAMESPACE_SETTINGS = _defaults(
     [
-        Setting("replication-factor", parse_int(1, 256), 2, "Copies of each partition (capped at cluster size)."),
-        Setting("default-ttl", parse_duration, 0, "TTL given to records written without one (0 = never expire).", dynamic=True),
-        Setting("max-ttl", parse_duration, 10 * 365 * 86400, "Largest TTL a write may ask for.", dynamic=True),
-        Setting("storage-engine", parse_choice("memory", "device"), "memory", "Where records live: memory, or log-structured files."),
-        Setting("nsup-period", parse_duration, 120, "Seconds between expiry/eviction rounds (0 = off).", dynamic=True),
-        Setting("allow-ttl-without-nsup", parse_bool, False, "Accept TTLs while nsup-period is 0.", dynamic=True, show=_show_bool),
-        Setting("max-record-size", parse_size, 1 << 20, "Largest record (key + bins) accepted.", dynamic=True),
-        Setting("memory-size", parse_size, 4 << 30, "Memory budget for record data (memory engine) that the pct limits refer to.", dynamic=True),
-        Setting("stop-writes-used-pct", parse_pct, 70, "Refuse writes (error 8) above this share of memory-size (0 = off).", dynamic=True),
-        Setting("evict-used-pct", parse_pct, 0, "Evict soonest-to-expire records above this share of memory-size (0 = off).", dynamic=True),
-        Setting("evict-tenths-pct", parse_int(1, 1000), 5, "Tenths of a percent of records evicted per round.", dynamic=True),
-        Setting("max-bin-name-length", parse_int(0, 1 << 20), 0, "Longest bin (hash field) name, bytes (0 = unlimited; Aerospike uses 15).", dynamic=True),
-        Setting("tomb-raider-eligible-age", parse_duration, 86400, "While clustered, deletes are kept as tombstones this long (so a stale copy cannot bring a record back), then forgotten.", dynamic=True),
-        Setting("commit-level", parse_choice("all", "master"), "all", "Reply after every replica acknowledged the write, or after the master.", dynamic=True),
-        Setting("conflict-resolution-policy", parse_choice("generation", "last-update-time"), "generation", "Which copy wins when copies differ.", dynamic=True),
-        Setting("file", parse_list_of_str, [], "Device files (default: one file under data-dir).", show=_show_list),
+        Setting(
+            "replication-factor",
+            parse_int(1, 256),
+            2,
+            "Copies of each partition (capped at cluster size).",
+        ),
+        Setting(
+            "default-ttl",
+            parse_duration,
+            0,
+            "TTL given to records written without one (0 = never expire).",
+            dynamic=True,
+        ),
+        Setting(
+            "max-ttl",
+            parse_duration,
+            10 * 365 * 86400,
+            "Largest TTL a write may ask for.",
+            dynamic=True,
+        ),
+        Setting(
+            "storage-engine",
+            parse_choice("memory", "device"),
+            "memory",
+            "Where records live: memory, or log-structured files.",
+        ),
+        Setting(
+            "nsup-period",
+            parse_duration,
+            120,
+            "Seconds between expiry/eviction rounds (0 = off).",
+            dynamic=True,
+        ),
+        Setting(
+            "allow-ttl-without-nsup",
+            parse_bool,
+            False,
+            "Accept TTLs while nsup-period is 0.",
+            dynamic=True,
+            show=_show_bool,
+        ),
+        Setting(
+            "max-record-size",
+            parse_size,
+            1 << 20,
+            "Largest record (key + bins) accepted.",
+            dynamic=True,
+        ),
+        Setting(
+            "memory-size",
+            parse_size,
+            4 << 30,
+            "Memory budget for record data (memory engine) that the pct limits refer to.",
+            dynamic=True,
+        ),
+        Setting(
+            "stop-writes-used-pct",
+            parse_pct,
+            70,
+            "Refuse writes (error 8) above this share of memory-size (0 = off).",
+            dynamic=True,
+        ),
+        Setting(
+            "evict-used-pct",
+            parse_pct,
+            0,
+            "Evict soonest-to-expire records above this share of memory-size (0 = off).",
+            dynamic=True,
+        ),
+        Setting(
+            "evict-tenths-pct",
+            parse_int(1, 1000),
+            5,
+            "Tenths of a percent of records evicted per round.",
+            dynamic=True,
+        ),
+        Setting(
+            "max-bin-name-length",
+            parse_int(0, 1 << 20),
+            0,
+            "Longest bin (hash field) name, bytes (0 = unlimited; Aerospike uses 15).",
+            dynamic=True,
+        ),
+        Setting(
+            "tomb-raider-eligible-age",
+            parse_duration,
+            86400,
+            "While clustered, deletes are kept as tombstones this long (so a stale copy cannot bring a record back), then forgotten.",
+            dynamic=True,
+        ),
+        Setting(
+            "commit-level",
+            parse_choice("all", "master"),
+            "all",
+            "Reply after every replica acknowledged the write, or after the master.",
+            dynamic=True,
+        ),
+        Setting(
+            "conflict-resolution-policy",
+            parse_choice("generation", "last-update-time"),
+            "generation",
+            "Which copy wins when copies differ.",
+            dynamic=True,
+        ),
+        Setting(
+            "file",
+            parse_list_of_str,
+            [],
+            "Device files (default: one file under data-dir).",
+            show=_show_list,
+        ),
         Setting("file-size", parse_size, 1 << 30, "Size of each device file."),
         Setting("write-block-size", parse_size, 1 << 20, "Device write block size."),
-        Setting("flush-max-ms", parse_int(1, 60_000), 1000, "Flush a partial write buffer after this many ms.", dynamic=True),
-        Setting("commit-to-device", parse_bool, False, "Acknowledge writes only once they are on disk.", show=_show_bool),
-        Setting("post-write-cache", parse_size, 256 << 20, "Recently written blocks kept in memory for reads.", dynamic=True),
-        Setting("defrag-lwm-pct", parse_pct, 50, "Defragment blocks whose live data fell below this share.", dynamic=True),
-        Setting("defrag-sleep", parse_int(0, 1_000_000), 1000, "Microseconds to sleep after each defragmented block.", dynamic=True),
-        Setting("stop-writes-avail-pct", parse_pct, 5, "Refuse writes when free device blocks fall below this share.", dynamic=True),
+        Setting(
+            "flush-max-ms",
+            parse_int(1, 60_000),
+            1000,
+            "Flush a partial write buffer after this many ms.",
+            dynamic=True,
+        ),
+        Setting(
+            "commit-to-device",
+            parse_bool,
+            False,
+            "Acknowledge writes only once they are on disk.",
+            show=_show_bool,
+        ),
+        Setting(
+            "post-write-cache",
+            parse_size,
+            256 << 20,
+            "Recently written blocks kept in memory for reads.",
+            dynamic=True,
+        ),
+        Setting(
+            "defrag-lwm-pct",
+            parse_pct,
+            50,
+            "Defragment blocks whose live data fell below this share.",
+            dynamic=True,
+        ),
+        Setting(
+            "defrag-sleep",
+            parse_int(0, 1_000_000),
+            1000,
+            "Microseconds to sleep after each defragmented block.",
+            dynamic=True,
+        ),
+        Setting(
+            "stop-writes-avail-pct",
+            parse_pct,
+            5,
+            "Refuse writes when free device blocks fall below this share.",
+            dynamic=True,
+        ),
     ]
 )
 
@@ -230,7 +448,9 @@ def build_config(data: dict[str, Any], overrides: dict[str, Any] | None = None) 
     """Validate a parsed TOML document plus command-line overrides into a Config."""
     unknown = set(data) - {"node", "namespaces"}
     if unknown:
-        raise ConfigError(f"unknown table '[{sorted(unknown)[0]}]' (expected [node] and [namespaces.NAME])")
+        raise ConfigError(
+            f"unknown table '[{sorted(unknown)[0]}]' (expected [node] and [namespaces.NAME])"
+        )
     node_table = dict(data.get("node", {}))
     node_table.update(overrides or {})
     node = _apply(NODE_SETTINGS, node_table, "[node]")
@@ -240,7 +460,9 @@ def build_config(data: dict[str, Any], overrides: dict[str, Any] | None = None) 
     config = Config(node=node)
     for name, table in spaces.items():
         if not _NS_NAME.match(name):
-            raise ConfigError(f"[namespaces.{name}]: namespace names are 1-31 letters, digits, '_' or '-'")
+            raise ConfigError(
+                f"[namespaces.{name}]: namespace names are 1-31 letters, digits, '_' or '-'"
+            )
         values = _apply(NAMESPACE_SETTINGS, table, f"[namespaces.{name}]")
         check_namespace(name, values)
         config.namespaces[name] = NamespaceConfig(name, values)
@@ -252,17 +474,25 @@ def check_namespace(name: str, v: dict[str, Any]) -> None:
     """Cross-setting rules, as Aerospike enforces them at start-up."""
     where = f"[namespaces.{name}]"
     if v["default-ttl"] and not v["nsup-period"] and not v["allow-ttl-without-nsup"]:
-        raise ConfigError(f"{where}: 'default-ttl' is set but 'nsup-period' is 0 (set allow-ttl-without-nsup)")
+        raise ConfigError(
+            f"{where}: 'default-ttl' is set but 'nsup-period' is 0 (set allow-ttl-without-nsup)"
+        )
     if v["default-ttl"] > v["max-ttl"]:
         raise ConfigError(f"{where}: 'default-ttl' exceeds 'max-ttl'")
-    if v["evict-used-pct"] and v["stop-writes-used-pct"] and v["evict-used-pct"] >= v["stop-writes-used-pct"]:
+    if (
+        v["evict-used-pct"]
+        and v["stop-writes-used-pct"]
+        and v["evict-used-pct"] >= v["stop-writes-used-pct"]
+    ):
         raise ConfigError(f"{where}: 'evict-used-pct' must be below 'stop-writes-used-pct'")
     if not 64 <= v["max-record-size"] <= 8 << 20:
         raise ConfigError(f"{where}: 'max-record-size' must be between 64 bytes and 8M")
     if v["storage-engine"] == "device":
         wbs = v["write-block-size"]
         if wbs < 64 << 10 or wbs > 8 << 20 or wbs & (wbs - 1):
-            raise ConfigError(f"{where}: 'write-block-size' must be a power of two between 64K and 8M")
+            raise ConfigError(
+                f"{where}: 'write-block-size' must be a power of two between 64K and 8M"
+            )
         if v["file-size"] < 8 * wbs:
             raise ConfigError(f"{where}: 'file-size' must hold at least 8 write blocks")
         if v["max-record-size"] > wbs:
@@ -290,7 +520,9 @@ def check_device_files(config: Config) -> None:
         for path in ns["file"] or [f"{name}.dat"]:
             full = os.path.normpath(os.path.join(config.node["data-dir"], path))
             if full in owners:
-                raise ConfigError(f"[namespaces.{name}]: file '{path}' is also a file of namespace '{owners[full]}'")
+                raise ConfigError(
+                    f"[namespaces.{name}]: file '{path}' is also a file of namespace '{owners[full]}'"
+                )
             owners[full] = name
 
 
@@ -313,7 +545,9 @@ def set_dynamic(settings: dict[str, Setting], values: dict[str, Any], key: str, 
     if setting is None:
         raise ConfigError(f"unknown setting '{key}'")
     if not setting.dynamic:
-        raise ConfigError(f"'{key}' cannot be changed at run time; edit the config file and restart the node")
+        raise ConfigError(
+            f"'{key}' cannot be changed at run time; edit the config file and restart the node"
+        )
     try:
         values[key] = setting.parse(raw)
     except ValueError as exc:

@@ -1,7 +1,7 @@
 """Write docs/commands.md and docs/configuration.md from the declarations they describe.
 
-    python -m respike.docs          # rewrite both files
-    python -m respike.docs --check  # exit 1 if either is out of date (the tests run this)
+python -m respike.docs          # rewrite both files
+python -m respike.docs --check  # exit 1 if either is out of date (the tests run this)
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def _entry(cmd: Command) -> list[str]:
     lines = [f"### {cmd.display}", "", f"`{_synopsis(cmd)}`", "", cmd.summary, ""]
     keys = f"{cmd.first_key},{cmd.last_key},{cmd.key_step}"
     flags = " ".join(cmd.flags) or "-"
-    lines.append(f"Arity {cmd.arity} · keys {keys} · flags {flags} · {cmd.complexity} · since {cmd.since}")
+    lines.append(
+        f"Arity {cmd.arity} · keys {keys} · flags {flags} · {cmd.complexity} · since {cmd.since}"
+    )
     lines.append("")
     if cmd.example:
         lines += ["```", f"> {cmd.example}", "```", ""]

@@ -85,7 +85,9 @@ NAN_OR_INFINITY = "ERR increment would produce NaN or Infinity"
 STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 OFFSET_OUT_OF_RANGE = "ERR offset is out of range"
 MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
-NOT_SYMMETRIC_INT64 = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+NOT_SYMMETRIC_INT64 = (
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+)
 CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
 CLUSTERDOWN = "CLUSTERDOWN The cluster is down"
 CLUSTER_DISABLED = "ERR This instance has cluster support disabled"

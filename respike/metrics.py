@@ -67,10 +67,13 @@ class Monitor:
         port = cfg.get("metrics-port", 0)
         if port:
             try:
-                self._http = await asyncio.start_server(self._serve, cfg["bind"], port,
-                                                        reuse_address=True)
+                self._http = await asyncio.start_server(
+                    self._serve, cfg["bind"], port, reuse_address=True
+                )
             except OSError as exc:
-                raise ConfigError(f"metrics-port: cannot listen on {cfg['bind']}:{port}: {exc.strerror}") from None
+                raise ConfigError(
+                    f"metrics-port: cannot listen on {cfg['bind']}:{port}: {exc.strerror}"
+                ) from None
             log.info("metrics endpoint on http://%s:%d/metrics", cfg["bind"], port)
         self._snapshot()
         self._task = asyncio.create_task(self._tick())
@@ -117,17 +120,27 @@ class Monitor:
         if not stats:
             return
         remaining = int(stats.get("migrate_partitions_remaining", 0))
-        done = (int(stats.get("migrate_tx_partitions_done", 0)), int(stats.get("migrate_rx_partitions_done", 0)))
+        done = (
+            int(stats.get("migrate_tx_partitions_done", 0)),
+            int(stats.get("migrate_rx_partitions_done", 0)),
+        )
         if remaining and not self._migrating:
-            log.info("migrations started: %d partitions to migrate (%s out, %s in)", remaining,
-                     stats.get("migrate_tx_partitions_remaining", "?"),
-                     stats.get("migrate_rx_partitions_remaining", "?"))
+            log.info(
+                "migrations started: %d partitions to migrate (%s out, %s in)",
+                remaining,
+                stats.get("migrate_tx_partitions_remaining", "?"),
+                stats.get("migrate_rx_partitions_remaining", "?"),
+            )
         elif not remaining and (self._migrating or done != self._done):
             # (a round shorter than a tick is reported here too, by the counters of done ones)
-            log.info("migrations finished: %d partitions sent and %d received since start; "
-                     "%s records sent, %s received", done[0], done[1],
-                     stats.get("migrate_records_transmitted", "?"),
-                     stats.get("migrate_records_received", "?"))
+            log.info(
+                "migrations finished: %d partitions sent and %d received since start; "
+                "%s records sent, %s received",
+                done[0],
+                done[1],
+                stats.get("migrate_records_transmitted", "?"),
+                stats.get("migrate_records_received", "?"),
+            )
         self._migrating = remaining
         self._done = done
 
@@ -136,7 +149,9 @@ class Monitor:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            method, path, _ = (head.split(b"\r\n", 1)[0].decode("latin-1").split(" ") + ["", ""])[:3]
+            method, path, _ = (head.split(b"\r\n", 1)[0].decode("latin-1").split(" ") + ["", ""])[
+                :3
+            ]
             path = path.split("?", 1)[0]
             if method not in ("GET", "HEAD"):
                 status, body, ctype = "405 Method Not Allowed", b"only GET\n", "text/plain"
@@ -148,11 +163,18 @@ class Monitor:
                 body = b'<html><body><a href="/metrics">respike metrics</a></body></html>\n'
             else:
                 status, body, ctype = "404 Not Found", b"not found: try /metrics\n", "text/plain"
-            header = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                      "Connection: close\r\n\r\n").encode()
+            header = (
+                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
             writer.write(header if method == "HEAD" else header + body)
             await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ConnectionError):
+        except (
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            TimeoutError,
+            ConnectionError,
+        ):
             pass
         except Exception:
             log.exception("metrics request failed")
@@ -204,11 +226,35 @@ def _metric_name(name: str) -> str:
 
 
 # Statistics that only go up (exported as counters, Aerospike's exporter does the same).
-_COUNTER_SUFFIXES = ("_success", "_error", "_timeout", "_not_found", "_complete", "_transmitted",
-                     "_received", "_done", "_sent", "_dropped", "_changes", "_opened", "_rejected",
-                     "_detected", "_timeouts", "_moved", "_processed", "_records", "_bytes_written")
-_COUNTER_NAMES = {"expired_objects", "evicted_objects", "truncated_objects", "fail_generation",
-                  "fail_key_busy", "fail_record_too_big"}
+_COUNTER_SUFFIXES = (
+    "_success",
+    "_error",
+    "_timeout",
+    "_not_found",
+    "_complete",
+    "_transmitted",
+    "_received",
+    "_done",
+    "_sent",
+    "_dropped",
+    "_changes",
+    "_opened",
+    "_rejected",
+    "_detected",
+    "_timeouts",
+    "_moved",
+    "_processed",
+    "_records",
+    "_bytes_written",
+)
+_COUNTER_NAMES = {
+    "expired_objects",
+    "evicted_objects",
+    "truncated_objects",
+    "fail_generation",
+    "fail_key_busy",
+    "fail_record_too_big",
+}
 _SKIP = {"node_id", "cluster_principal", "process_id", "storage_engine", "start_mode"}
 
 
@@ -222,8 +268,15 @@ class _Writer:
         self.families: dict[str, list[str]] = {}
         self.types: dict[str, tuple[str, str]] = {}
 
-    def add(self, name: str, kind: str, help_: str, value: float, labels: dict[str, str] | None = None,
-            sample: str | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        kind: str,
+        help_: str,
+        value: float,
+        labels: dict[str, str] | None = None,
+        sample: str | None = None,
+    ) -> None:
         """One sample of family `name`; samples of a family are written together."""
         if name not in self.families:
             self.families[name] = []
@@ -254,20 +307,44 @@ def _redis(w: _Writer, node: Any, server: Any) -> None:
     for name in ("server", "clients", "memory", "stats", "cpu"):
         info.update(SECTIONS[name](server))
     w.add("redis_up", "gauge", "Whether the node answered (always 1 when scraped).", 1)
-    w.add("redis_instance_info", "gauge", "Information about the node.", 1, {
-        "redis_version": info["redis_version"], "respike_version": __version__,
-        "redis_mode": info["redis_mode"], "run_id": info["run_id"], "tcp_port": str(info["tcp_port"]),
-        "node_id": info["node_id"], "process_id": str(os.getpid()),
-    })
-    w.add("redis_uptime_in_seconds", "gauge", "Seconds since the node started.", info["uptime_in_seconds"])
-    w.add("redis_start_time_seconds", "gauge", "Start time of the node (Unix seconds).", server.started)
+    w.add(
+        "redis_instance_info",
+        "gauge",
+        "Information about the node.",
+        1,
+        {
+            "redis_version": info["redis_version"],
+            "respike_version": __version__,
+            "redis_mode": info["redis_mode"],
+            "run_id": info["run_id"],
+            "tcp_port": str(info["tcp_port"]),
+            "node_id": info["node_id"],
+            "process_id": str(os.getpid()),
+        },
+    )
+    w.add(
+        "redis_uptime_in_seconds",
+        "gauge",
+        "Seconds since the node started.",
+        info["uptime_in_seconds"],
+    )
+    w.add(
+        "redis_start_time_seconds",
+        "gauge",
+        "Start time of the node (Unix seconds).",
+        server.started,
+    )
     gauges = [
         ("connected_clients", "connected_clients", "Client connections."),
         ("blocked_clients", "blocked_clients", "Clients blocked on a command."),
         ("config_maxclients", "maxclients", "Most client connections at once."),
         ("memory_used_bytes", "used_memory", "Memory used by the process (RSS)."),
         ("memory_used_rss_bytes", "used_memory_rss", "Resident set size of the process."),
-        ("memory_used_dataset_bytes", "used_memory_dataset", "Bytes of record data in every namespace."),
+        (
+            "memory_used_dataset_bytes",
+            "used_memory_dataset",
+            "Bytes of record data in every namespace.",
+        ),
     ]
     for metric, key, help_ in gauges:
         w.add(f"redis_{metric}", "gauge", help_, float(info[key]))
@@ -288,33 +365,64 @@ def _redis(w: _Writer, node: Any, server: Any) -> None:
     w.add("redis_db_keys", "gauge", "Keys in the database (all namespaces).", keys, {"db": "db0"})
     entries = server.slowlog.entries
     w.add("redis_slowlog_length", "gauge", "Entries in the slow log.", len(entries))
-    w.add("redis_slowlog_last_id", "gauge", "Id of the newest slow log entry.", entries[0].id if entries else 0)
+    w.add(
+        "redis_slowlog_last_id",
+        "gauge",
+        "Id of the newest slow log entry.",
+        entries[0].id if entries else 0,
+    )
     for cmd in server.table.every():
         if not (cmd.calls or cmd.failed_calls or cmd.rejected_calls):
             continue
         lbl = {"cmd": cmd.name}
         w.add("redis_commands_total", "counter", "Calls of each command.", cmd.calls, lbl)
-        w.add("redis_commands_duration_seconds_total", "counter",
-              "Seconds spent in each command (estimated from timed calls).", est_usec(cmd) / 1e6, lbl)
-        w.add("redis_commands_failed_calls_total", "counter", "Calls that answered an error.",
-              cmd.failed_calls, lbl)
-        w.add("redis_commands_rejected_calls_total", "counter",
-              "Calls refused before running (arity, authentication).", cmd.rejected_calls, lbl)
+        w.add(
+            "redis_commands_duration_seconds_total",
+            "counter",
+            "Seconds spent in each command (estimated from timed calls).",
+            est_usec(cmd) / 1e6,
+            lbl,
+        )
+        w.add(
+            "redis_commands_failed_calls_total",
+            "counter",
+            "Calls that answered an error.",
+            cmd.failed_calls,
+            lbl,
+        )
+        w.add(
+            "redis_commands_rejected_calls_total",
+            "counter",
+            "Calls refused before running (arity, authentication).",
+            cmd.rejected_calls,
+            lbl,
+        )
     for cmd in timed_commands(server):
         lbl = {"cmd": cmd.name}
         lat, calls, usec = cmd.latency, est_calls(cmd), est_usec(cmd)
         summary = "redis_latency_percentiles_usec"
         for q, pct in (("0.5", 50), ("0.99", 99), ("0.999", 99.9)):
-            w.add(summary, "summary", "Latency percentiles of each command, microseconds (sampled).",
-                  lat.percentile(pct), {**lbl, "quantile": q})
+            w.add(
+                summary,
+                "summary",
+                "Latency percentiles of each command, microseconds (sampled).",
+                lat.percentile(pct),
+                {**lbl, "quantile": q},
+            )
         w.add(summary, "summary", "", usec, lbl, summary + "_sum")
         w.add(summary, "summary", "", calls, lbl, summary + "_count")
         hist = "redis_latency_usec"
         scale = calls / lat.samples
         for bound in USEC_BUCKETS:
             n = sum(c for i, c in lat.counts.items() if bucket_upper(i) <= bound)
-            w.add(hist, "histogram", "Latency of each command, microseconds (sampled, scaled to calls).",
-                  round(n * scale), {**lbl, "le": str(bound)}, hist + "_bucket")
+            w.add(
+                hist,
+                "histogram",
+                "Latency of each command, microseconds (sampled, scaled to calls).",
+                round(n * scale),
+                {**lbl, "le": str(bound)},
+                hist + "_bucket",
+            )
         w.add(hist, "histogram", "", calls, {**lbl, "le": "+Inf"}, hist + "_bucket")
         w.add(hist, "histogram", "", usec, lbl, hist + "_sum")
         w.add(hist, "histogram", "", calls, lbl, hist + "_count")
@@ -323,8 +431,13 @@ def _redis(w: _Writer, node: Any, server: Any) -> None:
 def _aerospike(w: _Writer, node: Any, server: Any) -> None:
     cfg = server.node_config
     service = {"service": f"{cfg['bind']}:{cfg['port']}"}
-    w.add("aerospike_node_up", "gauge", "Whether the node answered (always 1 when scraped).", 1,
-          {**service, "build": __version__})
+    w.add(
+        "aerospike_node_up",
+        "gauge",
+        "Whether the node answered (always 1 when scraped).",
+        1,
+        {**service, "build": __version__},
+    )
     stats = statistics(server)
     key = stats.get("cluster_key")
     if key is not None:
@@ -337,7 +450,13 @@ def _aerospike(w: _Writer, node: Any, server: Any) -> None:
         if value is None or name in _SKIP:
             continue
         kind = "counter" if _is_counter(name) else "gauge"
-        w.add(f"aerospike_node_stats_{_metric_name(name)}", kind, name.replace("_", " "), value, service)
+        w.add(
+            f"aerospike_node_stats_{_metric_name(name)}",
+            kind,
+            name.replace("_", " "),
+            value,
+            service,
+        )
     for ns in server.engine.namespaces.values():
         values = namespace_stats(ns)
         lbl = {**service, "ns": ns.name, "storage_engine": str(values.get("storage_engine", ""))}
@@ -346,7 +465,13 @@ def _aerospike(w: _Writer, node: Any, server: Any) -> None:
             if value is None or name in _SKIP:
                 continue
             kind = "counter" if _is_counter(name) else "gauge"
-            w.add(f"aerospike_namespace_{_metric_name(name)}", kind, name.replace("_", " "), value, lbl)
+            w.add(
+                f"aerospike_namespace_{_metric_name(name)}",
+                kind,
+                name.replace("_", " "),
+                value,
+                lbl,
+            )
     for ns in server.engine.namespaces.values():
         for raw_set, objects in sorted(ns.set_objects.items()):
             lbl = {**service, "ns": ns.name, "set": raw_set.decode("utf-8", "replace")}
@@ -356,8 +481,10 @@ def _aerospike(w: _Writer, node: Any, server: Any) -> None:
 
 def _latency_groups(w: _Writer, server: Any, service: dict[str, str]) -> None:
     """Aerospike-style read/write latency histograms in ms, summed over commands."""
-    groups: dict[str, list[float]] = {"read": [0.0] * (len(MS_BUCKETS) + 2),
-                                      "write": [0.0] * (len(MS_BUCKETS) + 2)}
+    groups: dict[str, list[float]] = {
+        "read": [0.0] * (len(MS_BUCKETS) + 2),
+        "write": [0.0] * (len(MS_BUCKETS) + 2),
+    }
     for cmd in timed_commands(server):
         kind = "write" if cmd.write else "read" if cmd.readonly else None
         if kind is None:
@@ -373,7 +500,9 @@ def _latency_groups(w: _Writer, server: Any, service: dict[str, str]) -> None:
         name = f"aerospike_latencies_{kind}_ms"
         help_ = f"{kind} latency, milliseconds (commands flagged {kind}, sampled)"
         for j, ms in enumerate(MS_BUCKETS):
-            w.add(name, "histogram", help_, round(g[j]), {**service, "le": str(ms)}, name + "_bucket")
+            w.add(
+                name, "histogram", help_, round(g[j]), {**service, "le": str(ms)}, name + "_bucket"
+            )
         w.add(name, "histogram", help_, round(g[-2]), {**service, "le": "+Inf"}, name + "_bucket")
         w.add(name, "histogram", help_, g[-1], service, name + "_sum")
         w.add(name, "histogram", help_, round(g[-2]), service, name + "_count")

@@ -98,14 +98,19 @@ class Node:
             client.commands_done = 0
         self.table.reset_stats()
 
-    def truncate(self, ns: Namespace, setname: bytes | None, before: int | None,
-                 everywhere: bool = True) -> Any:
+    def truncate(
+        self, ns: Namespace, setname: bytes | None, before: int | None, everywhere: bool = True
+    ) -> Any:
         """Truncate here and (`everywhere`) on every other node of the cluster; returns
         None, or an awaitable that completes once every node has truncated too."""
         cutoff = ns.truncate(setname, before)
         remote = None
         if everywhere and self.cluster is not None and self.cluster.active:
-            args = [b"AS.TRUNCATE", ns.bname] + ([setname] if setname else []) + [b"BEFORE", b"%d" % cutoff]
+            args = (
+                [b"AS.TRUNCATE", ns.bname]
+                + ([setname] if setname else [])
+                + [b"BEFORE", b"%d" % cutoff]
+            )
             remote = self.cluster.broadcast(args)
         what = f"{ns.name}.{setname.decode('utf-8', 'replace')}" if setname else ns.name
         log.info("truncated %s (records last updated at or before %d)", what, cutoff)
@@ -123,7 +128,9 @@ class Node:
         task.add_done_callback(lambda t: t in self._tasks and self._tasks.remove(t))
 
     def truncate_all(self, everywhere: bool = True) -> Any:
-        waits = [self.truncate(ns, None, None, everywhere) for ns in self.engine.namespaces.values()]
+        waits = [
+            self.truncate(ns, None, None, everywhere) for ns in self.engine.namespaces.values()
+        ]
         waits = [w for w in waits if w is not None]
         return asyncio.gather(*waits) if waits else None
 
@@ -136,12 +143,16 @@ class Node:
         try:
             await self.server.start(bind, port)
         except OSError as exc:
-            raise ConfigError(f"--port/--bind: cannot listen on {bind}:{port}: {exc.strerror}") from None
+            raise ConfigError(
+                f"--port/--bind: cannot listen on {bind}:{port}: {exc.strerror}"
+            ) from None
         self.cluster = ClusterService(self)
         try:
             await self.cluster.start()
         except zmq.ZMQError as exc:
-            raise ConfigError(f"fabric-port: cannot listen on {bind}:{self.cluster.fabric_port}: {exc}") from None
+            raise ConfigError(
+                f"fabric-port: cannot listen on {bind}:{self.cluster.fabric_port}: {exc}"
+            ) from None
         self.server.info_sections["cluster"] = self.cluster.info_cluster
         self.server.info_sections["migrations"] = self.cluster.info_migrations
         gc.set_threshold(20_000, 20, 100)
@@ -150,8 +161,14 @@ class Node:
             self._tasks.append(asyncio.create_task(self._nsup(ns)))
             self._tasks.append(asyncio.create_task(self._watch(ns)))
         names = ", ".join(self.config.namespaces)
-        log.info("node %s serving namespaces %s on %s:%d (compiled engine modules: %s)", self.node_id_hex,
-                 names, bind, port, ", ".join(running()) or "none, pure Python")
+        log.info(
+            "node %s serving namespaces %s on %s:%d (compiled engine modules: %s)",
+            self.node_id_hex,
+            names,
+            bind,
+            port,
+            ", ".join(running()) or "none, pure Python",
+        )
 
     async def _start_storage(self) -> None:
         """Open device namespaces (checkpoint or cold-start scan) before serving."""
@@ -232,7 +249,9 @@ class Node:
                     await self._sweep(ns, cutoff)
                     log.warning(
                         "namespace %s above evict-used-pct: evicted %d records expiring before %d",
-                        ns.name, ns.stats.evicted_objects - before, cutoff,
+                        ns.name,
+                        ns.stats.evicted_objects - before,
+                        cutoff,
                     )
             stopped = ns.used_bytes >= ns.stop_bytes or ns.stop_writes
             if stopped != self._stop_writes.get(ns.name, False):

@@ -31,7 +31,9 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise RuntimeError("no free port pair found")
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.02) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.02
+) -> None:
     """Poll a condition instead of sleeping a fixed time; raise TimeoutError naming it."""
     deadline = time.monotonic() + timeout
     while True:
@@ -78,8 +80,17 @@ class NodeProcess:
         return f"{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "respike", "--bind", self.host, "--port", str(self.port),
-               "--data-dir", self.data_dir]
+        cmd = [
+            sys.executable,
+            "-m",
+            "respike",
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--data-dir",
+            self.data_dir,
+        ]
         if self.config:
             path = os.path.join(self.data_dir, "respike.toml")
             with open(path, "w") as fh:
@@ -92,8 +103,11 @@ class NodeProcess:
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         log.close()
         try:
-            wait_until(lambda: self.proc.poll() is not None or ping(self.host, self.port), timeout,
-                       f"node {self.address} to answer PING")
+            wait_until(
+                lambda: self.proc.poll() is not None or ping(self.host, self.port),
+                timeout,
+                f"node {self.address} to answer PING",
+            )
         except TimeoutError:
             self.stop()
             raise

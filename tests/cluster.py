@@ -28,8 +28,26 @@ def iptables_available() -> bool:
 def cut(a: str, b: str) -> None:
     """Drop traffic between two loopback addresses, both ways."""
     for src, dst in ((a, b), (b, a)):
-        subprocess.run(["iptables", "-A", "INPUT", "-i", "lo", "-s", src, "-d", dst, "-m", "comment",
-                        "--comment", TAG, "-j", "DROP"], check=True)
+        subprocess.run(
+            [
+                "iptables",
+                "-A",
+                "INPUT",
+                "-i",
+                "lo",
+                "-s",
+                src,
+                "-d",
+                dst,
+                "-m",
+                "comment",
+                "--comment",
+                TAG,
+                "-j",
+                "DROP",
+            ],
+            check=True,
+        )
 
 
 def heal() -> None:
@@ -69,8 +87,11 @@ class Cluster:
         except (redis.RedisError, OSError):
             return False
         keys = {i.get("cluster_key") for i in infos}
-        return (len(keys) == 1 and all(i.get("cluster_size") == len(group) for i in infos)
-                and all(i.get("cluster_integrity") == "true" for i in infos))
+        return (
+            len(keys) == 1
+            and all(i.get("cluster_size") == len(group) for i in infos)
+            and all(i.get("cluster_integrity") == "true" for i in infos)
+        )
 
     def wait_formed(self, group: list[NodeProcess], timeout: float = 60) -> None:
         wait_until(lambda: self._formed(group), timeout, f"a cluster of {len(group)} nodes", 0.1)
@@ -80,9 +101,12 @@ class Cluster:
             try:
                 return self._formed(group) and all(
                     self.info(p, "migrations").get("migrate_partitions_remaining") == 0
-                    and self.info(p).get("acting_master_partitions") == 0 for p in group)
+                    and self.info(p).get("acting_master_partitions") == 0
+                    for p in group
+                )
             except (redis.RedisError, OSError):
                 return False
+
         wait_until(done, timeout, "migrations to finish", 0.2)
 
     def stop(self) -> None:
@@ -114,8 +138,15 @@ class Workload:
                 time.sleep(0.001)
                 continue
             client = clients.get(proc.address) or clients.setdefault(
-                proc.address, redis.Redis(host=proc.host, port=proc.port, protocol=2,
-                                          socket_timeout=2, socket_connect_timeout=1))
+                proc.address,
+                redis.Redis(
+                    host=proc.host,
+                    port=proc.port,
+                    protocol=2,
+                    socket_timeout=2,
+                    socket_connect_timeout=1,
+                ),
+            )
             key = f"{self.prefix}{wid}:{seq}"
             seq += 1
             try:

@@ -159,7 +159,10 @@ def test_map_writes_and_flags(r3):
         M(r3, "h", "m", "PUT", "UPDATE_ONLY", "zz", "0")
     assert code(e) == "23"
     assert M(r3, "h", "m", "PUT", "UPDATE_ONLY", "NOFAIL", "zz", "0") == 5
-    assert M(r3, "h", "m", "PUT_ITEMS", "CREATE_ONLY", "NOFAIL", "PARTIAL", "2", "a", "0", "e", "5") == 6
+    assert (
+        M(r3, "h", "m", "PUT_ITEMS", "CREATE_ONLY", "NOFAIL", "PARTIAL", "2", "a", "0", "e", "5")
+        == 6
+    )
     assert M(r3, "h", "m", "GET_BY_KEY", "e") == 5
     with pytest.raises(redis.ResponseError) as e:
         M(r3, "h", "m", "INCREMENT", "d")
@@ -184,23 +187,39 @@ def test_map_selectors_and_return_types(mp):
     assert M(r, "h", "m", "GET_BY_KEY", "RETURN", "EXISTS", "zz") is False
     assert M(r, "h", "m", "GET_BY_KEY", "RETURN", "INDEX", "zz") == -1
     assert M(r, "h", "m", "GET_BY_KEY_LIST", "RETURN", "KEY", "2", "d", "a") == [b"a", b"d"]
-    assert M(r, "h", "m", "GET_BY_KEY_INTERVAL", "RETURN", "KEY_VALUE", "b", "d") == {b"b": 2, b"c": 3}
+    assert M(r, "h", "m", "GET_BY_KEY_INTERVAL", "RETURN", "KEY_VALUE", "b", "d") == {
+        b"b": 2,
+        b"c": 3,
+    }
     assert M(r, "h", "m", "GET_BY_KEY_INTERVAL", "RETURN", "COUNT", "-", "+") == 4
     assert M(r, "h", "m", "GET_BY_KEY_REL_INDEX_RANGE", "RETURN", "KEY", "b", "1") == [b"c", b"d"]
     # by index (key order a b c d)
     assert M(r, "h", "m", "GET_BY_INDEX", "RETURN", "KEY", "0") == b"a"
     assert M(r, "h", "m", "GET_BY_INDEX", "RETURN", "VALUE", "-1") == 2
-    assert M(r, "h", "m", "GET_BY_INDEX_RANGE", "RETURN", "KEY_VALUE", "1", "2") == {b"b": 2, b"c": 3}
+    assert M(r, "h", "m", "GET_BY_INDEX_RANGE", "RETURN", "KEY_VALUE", "1", "2") == {
+        b"b": 2,
+        b"c": 3,
+    }
     assert M(r, "h", "m", "GET_BY_INDEX_RANGE", "RETURN", "REVERSE_INDEX", "1", "2") == [2, 1]
     # by rank (value order a:1 b:2 d:2 c:3)
     assert M(r, "h", "m", "GET_BY_RANK", "RETURN", "KEY", "-1") == b"c"
     assert M(r, "h", "m", "GET_BY_RANK_RANGE", "RETURN", "KEY", "0", "2") == [b"a", b"b"]
-    assert M(r, "h", "m", "GET_BY_RANK_RANGE", "RETURN", "KEY", "INVERTED", "0", "2") == [b"c", b"d"]
+    assert M(r, "h", "m", "GET_BY_RANK_RANGE", "RETURN", "KEY", "INVERTED", "0", "2") == [
+        b"c",
+        b"d",
+    ]
     # by value
     assert M(r, "h", "m", "GET_BY_VALUE", "RETURN", "KEY", "2") == [b"b", b"d"]
     assert M(r, "h", "m", "GET_BY_VALUE_LIST", "RETURN", "COUNT", "2", "1", "3") == 2
-    assert M(r, "h", "m", "GET_BY_VALUE_INTERVAL", "RETURN", "KEY_VALUE", "2", "+") == {b"b": 2, b"c": 3, b"d": 2}
-    assert M(r, "h", "m", "GET_BY_VALUE_REL_RANK_RANGE", "RETURN", "KEY", "2", "-1", "2") == [b"a", b"b"]
+    assert M(r, "h", "m", "GET_BY_VALUE_INTERVAL", "RETURN", "KEY_VALUE", "2", "+") == {
+        b"b": 2,
+        b"c": 3,
+        b"d": 2,
+    }
+    assert M(r, "h", "m", "GET_BY_VALUE_REL_RANK_RANGE", "RETURN", "KEY", "2", "-1", "2") == [
+        b"a",
+        b"b",
+    ]
     with pytest.raises(redis.ResponseError) as e:
         M(r, "h", "m", "GET_BY_INDEX", "4")
     assert code(e) == "26"
@@ -239,7 +258,12 @@ def test_json_values(r3):
 def test_redis_collections_are_cdt_bins(r3):
     r3.rpush("q", "b", "10", "a")
     assert L(r3, "q", "list", "GET_BY_RANK", "0") == 10  # canonical integers are integers
-    assert L(r3, "q", "list", "APPEND", "c") == 4 and r3.lrange("q", 0, -1) == [b"b", b"10", b"a", b"c"]
+    assert L(r3, "q", "list", "APPEND", "c") == 4 and r3.lrange("q", 0, -1) == [
+        b"b",
+        b"10",
+        b"a",
+        b"c",
+    ]
     assert L(r3, "q", "list", "REMOVE_BY_VALUE_INTERVAL", "-", "+") == 4
     assert r3.exists("q") == 0  # an emptied Redis list is deleted
     r3.sadd("s", "x", "y")
@@ -258,21 +282,58 @@ def test_redis_collections_are_cdt_bins(r3):
 
 
 def test_operate_with_cdt_ops(r3):
-    reply = r3.execute_command("AS.OPERATE", "rec", "OPS", "LIST.APPEND_ITEMS", "l", "3", "c", "a", "b",
-                               "MAP.PUT", "m", "k", "1", "LIST.SORT", "l", "LIST.GET_BY_INDEX_RANGE", "l", "0",
-                               "MAP.SIZE", "m", "READ", "l")
+    reply = r3.execute_command(
+        "AS.OPERATE",
+        "rec",
+        "OPS",
+        "LIST.APPEND_ITEMS",
+        "l",
+        "3",
+        "c",
+        "a",
+        "b",
+        "MAP.PUT",
+        "m",
+        "k",
+        "1",
+        "LIST.SORT",
+        "l",
+        "LIST.GET_BY_INDEX_RANGE",
+        "l",
+        "0",
+        "MAP.SIZE",
+        "m",
+        "READ",
+        "l",
+    )
     assert reply[b"results"] == [3, 1, None, [b"a", b"b", b"c"], 1, [b"a", b"b", b"c"]]
     gen = reply[b"generation"]
-    reply = r3.execute_command("AS.OPERATE", "rec", "OPS", "LIST.GET_BY_RANK", "l", "RETURN", "INDEX", "-1", "MAP.GET_BY_KEY", "m", "k")
+    reply = r3.execute_command(
+        "AS.OPERATE",
+        "rec",
+        "OPS",
+        "LIST.GET_BY_RANK",
+        "l",
+        "RETURN",
+        "INDEX",
+        "-1",
+        "MAP.GET_BY_KEY",
+        "m",
+        "k",
+    )
     assert reply[b"results"] == [2, 1] and reply[b"generation"] == gen  # reads don't write
     with pytest.raises(redis.ResponseError) as e:
-        r3.execute_command("AS.OPERATE", "rec", "OPS", "LIST.APPEND", "l", "d", "LIST.GET_BY_INDEX", "l", "99")
+        r3.execute_command(
+            "AS.OPERATE", "rec", "OPS", "LIST.APPEND", "l", "d", "LIST.GET_BY_INDEX", "l", "99"
+        )
     assert code(e) == "26"
     assert L(r3, "rec", "l", "SIZE") == 3  # the failed operate changed nothing
     with pytest.raises(redis.ResponseError) as e:
         r3.execute_command("AS.OPERATE", "nokey", "OPS", "LIST.SIZE", "l")
     assert code(e) == "2"
-    assert r3.execute_command("AS.OPERATE", "rl", "OPS", "LIST.APPEND", "list", "x")[b"results"] == [1]
+    assert r3.execute_command("AS.OPERATE", "rl", "OPS", "LIST.APPEND", "list", "x")[
+        b"results"
+    ] == [1]
     assert r3.type("rl") == b"list" and r3.lrange("rl", 0, -1) == [b"x"]
 
 
@@ -310,7 +371,10 @@ def test_record_too_big(r3):
 
 def test_resp2_shapes(r):
     M(r, "h", "m", "PUT_ITEMS", "2", "a", "1", "b", "2")
-    assert M(r, "h", "m", "GET_BY_INDEX_RANGE", "RETURN", "KEY_VALUE", "0") in ([b"a", 1, b"b", 2], {b"a": 1, b"b": 2})
+    assert M(r, "h", "m", "GET_BY_INDEX_RANGE", "RETURN", "KEY_VALUE", "0") in (
+        [b"a", 1, b"b", 2],
+        {b"a": 1, b"b": 2},
+    )
 
 
 def test_values_round_trip_through_pack():
@@ -320,14 +384,25 @@ def test_values_round_trip_through_pack():
         (LIST, deque([b"a", b"", b"10"])),
         (SET, structs.RSet([b"x", b"y"])),
         (ZSET, structs.ZSet([(b"a", 1.5), (b"b", float("-inf"))])),
-        (HASH, {b"o": structs.OrderedList([1, 2]), b"k": structs.OrderedMap({b"a": 1}, by_value=True), b"p": [1, {b"x": None}],
-                b"n": structs.OrderedMap({b"z": structs.OrderedList([2, 3])})}),  # packed while the packer is busy
+        (
+            HASH,
+            {
+                b"o": structs.OrderedList([1, 2]),
+                b"k": structs.OrderedMap({b"a": 1}, by_value=True),
+                b"p": [1, {b"x": None}],
+                b"n": structs.OrderedMap({b"z": structs.OrderedList([2, 3])}),
+            },
+        ),  # packed while the packer is busy
     ]
     for kind, value in values:
         back = unpack_value(kind, pack_value(kind, value))
         assert back == value and type(back) is type(value)
     back = unpack_value(HASH, pack_value(HASH, values[3][1]))
-    assert type(back[b"o"]) is structs.OrderedList and type(back[b"k"]) is structs.OrderedMap and back[b"k"].by_value
+    assert (
+        type(back[b"o"]) is structs.OrderedList
+        and type(back[b"k"]) is structs.OrderedMap
+        and back[b"k"].by_value
+    )
     assert type(back[b"n"][b"z"]) is structs.OrderedList
 
 

@@ -50,7 +50,9 @@ def test_redis_cluster_client_single_hop(cluster, protocol):
             pipe.get(f"rc{protocol}:{i}")
         assert pipe.execute() == [str(i).encode() for i in range(N_KEYS)]
         assert rc.get(f"rc{protocol}:7") == b"7"
-        assert rc.mget_nonatomic([f"rc{protocol}:{i}" for i in range(50)]) == [str(i).encode() for i in range(50)]
+        assert rc.mget_nonatomic([f"rc{protocol}:{i}" for i in range(50)]) == [
+            str(i).encode() for i in range(50)
+        ]
         assert rc.delete(*[f"rc{protocol}:{i}" for i in range(10)]) == 10
         assert rc.hset(f"rc{protocol}:h", mapping={"a": 1}) == 1
         assert rc.hgetall(f"rc{protocol}:h") == {b"a": b"1"}
@@ -121,7 +123,9 @@ def test_plain_connections_are_proxied_and_fan_out(cluster):
     writer.mset({f"plain:{i}": i for i in range(200)})  # keys on every node
     for proc in cluster.nodes:
         client = cluster.client(proc)
-        assert client.mget([f"plain:{i}" for i in range(200)]) == [str(i).encode() for i in range(200)]
+        assert client.mget([f"plain:{i}" for i in range(200)]) == [
+            str(i).encode() for i in range(200)
+        ]
         assert client.exists(*[f"plain:{i}" for i in range(200)]) == 200
     keys = set()
     cursor = 0
@@ -148,14 +152,20 @@ def test_redis_cli_follows_moved_and_plain_redis_cli_reads_everything(cluster):
     for proc in cluster.nodes:
         for flag in (["-c"], []):
             for i in range(30):
-                out = subprocess.run(["redis-cli", *flag, "-h", proc.host, "-p", str(proc.port), "GET", f"cli:{i}"],
-                                     capture_output=True, text=True, timeout=10)
+                out = subprocess.run(
+                    ["redis-cli", *flag, "-h", proc.host, "-p", str(proc.port), "GET", f"cli:{i}"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                )
                 assert out.stdout.strip() == str(i)
 
 
 def test_redis_cli_cluster_check(cluster):
     a = cluster.nodes[0]
-    out = subprocess.run(["redis-cli", "--cluster", "check", a.address], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["redis-cli", "--cluster", "check", a.address], capture_output=True, text=True, timeout=60
+    )
     assert "[OK] All nodes agree about slots configuration." in out.stdout
     assert "[OK] All 16384 slots covered." in out.stdout
     assert "[ERR]" not in out.stdout
@@ -163,8 +173,24 @@ def test_redis_cli_cluster_check(cluster):
 
 def test_redis_benchmark_cluster(cluster):
     a = cluster.nodes[0]
-    out = subprocess.run(["redis-benchmark", "--cluster", "-h", a.host, "-p", str(a.port), "-t", "set,get",
-                          "-n", "20000", "-q"], capture_output=True, text=True, timeout=240)
+    out = subprocess.run(
+        [
+            "redis-benchmark",
+            "--cluster",
+            "-h",
+            a.host,
+            "-p",
+            str(a.port),
+            "-t",
+            "set,get",
+            "-n",
+            "20000",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert out.returncode == 0, out.stderr
     assert "SET:" in out.stdout and "GET:" in out.stdout
     assert "Error" not in out.stdout + out.stderr
@@ -172,7 +198,11 @@ def test_redis_benchmark_cluster(cluster):
 
 def test_readonly_reads_replicas_and_wait(cluster):
     a = cluster.nodes[0]
-    key = next(f"ro{i}" for i in range(1000) if not _masters(cluster, a, f"ro{i}") and _replica(cluster, a, f"ro{i}"))
+    key = next(
+        f"ro{i}"
+        for i in range(1000)
+        if not _masters(cluster, a, f"ro{i}") and _replica(cluster, a, f"ro{i}")
+    )
     cluster.client(a).set(key, "v")
     conn = cluster.client(a)
     conn.execute_command("READONLY")
@@ -205,8 +235,12 @@ def test_cluster_client_survives_kill_and_rejoin():
                 try:
                     rc.set(f"kr:{i}", i)
                     break
-                except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError,
-                        redis.exceptions.ClusterError):
+                except (
+                    redis.ConnectionError,
+                    redis.TimeoutError,
+                    redis.ResponseError,
+                    redis.exceptions.ClusterError,
+                ):
                     last_error = time.monotonic() - killed
                     assert last_error < 30, "the cluster did not recover"
                     time.sleep(0.1)
@@ -233,6 +267,7 @@ def _replica(cluster: Cluster, proc, key: str) -> bool:
     slot = hash_slot(key.encode())
     for s in cluster.client(proc).execute_command("CLUSTER SLOTS"):
         if s[0] <= slot <= s[1]:
-            return any(r[1] == proc.port and r[0] == proc.host.encode() or r[0] == proc.host for r in s[3:])
+            return any(
+                r[1] == proc.port and r[0] == proc.host.encode() or r[0] == proc.host for r in s[3:]
+            )
     return False
-

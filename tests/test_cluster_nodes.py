@@ -35,8 +35,10 @@ def test_three_nodes_form_one_cluster(cluster3):
     infos = [cluster3.info(p) for p in cluster3.nodes]
     assert len({i["cluster_key"] for i in infos}) == 1
     assert {i["cluster_size"] for i in infos} == {3}
-    members = {i["cluster_nodes"] if isinstance(i["cluster_nodes"], str) else ",".join(i["cluster_nodes"])
-               for i in infos}
+    members = {
+        i["cluster_nodes"] if isinstance(i["cluster_nodes"], str) else ",".join(i["cluster_nodes"])
+        for i in infos
+    }
     assert len(members) == 1  # every node lists the same members
     cluster3.wait_migrated(cluster3.nodes)
     # Every key written anywhere is readable from every node (proxied to its master).
@@ -125,15 +127,21 @@ def test_half_connected_cluster_settles():
     try:
         a, b, c = cluster.nodes
         cut(b.host, c.host)  # a sees b and c; b and c do not see each other
+
         def changes() -> int:
             return sum(int(cluster.info(p)["cluster_view_changes"]) for p in cluster.nodes)
+
         def quiet(p) -> bool:  # no migration left, so no balance view still to come
-            return (cluster.info(p, "migrations").get("migrate_partitions_remaining") == 0
-                    and cluster.info(p).get("acting_master_partitions") == 0)
+            return (
+                cluster.info(p, "migrations").get("migrate_partitions_remaining") == 0
+                and cluster.info(p).get("acting_master_partitions") == 0
+            )
+
         def settled() -> bool:
             before = changes()
             time.sleep(3)
             return changes() == before and all(quiet(p) for p in cluster.nodes)
+
         wait_until(settled, 60, "the cluster to stop changing views")
         keys = {cluster.info(p)["cluster_key"] for p in cluster.nodes}
         sizes = sorted(cluster.info(p)["cluster_size"] for p in cluster.nodes)
@@ -172,8 +180,10 @@ def _masters(cluster: Cluster, proc, key: str) -> bool:
 
 
 def test_device_namespace_in_a_cluster_keeps_data_and_deletes_across_restarts():
-    config = ('[namespaces.test]\nreplication-factor = 2\nstorage-engine = "device"\nfile-size = "64M"\n'
-              'write-block-size = "128K"\nmax-record-size = "128K"\n')
+    config = (
+        '[namespaces.test]\nreplication-factor = 2\nstorage-engine = "device"\nfile-size = "64M"\n'
+        'write-block-size = "128K"\nmax-record-size = "128K"\n'
+    )
     cluster = Cluster(2, config).start()
     try:
         a, b = cluster.nodes
@@ -189,13 +199,15 @@ def test_device_namespace_in_a_cluster_keeps_data_and_deletes_across_restarts():
         cluster.wait_formed([b])
         reader = cluster.client(b)
         assert [reader.get(f"d{i}") for i in range(2000) if i != 5] == [
-            str(i).encode() for i in range(2000) if i != 5]
+            str(i).encode() for i in range(2000) if i != 5
+        ]
         assert reader.get("d5") is None  # the delete stays deleted
         a.start()  # a kill -9 restart: cold start from its device, then merged
         cluster.wait_migrated(cluster.nodes)
         reader = cluster.client(a)
         assert [reader.get(f"d{i}") for i in range(0, 2000, 3) if i != 5] == [
-            str(i).encode() for i in range(0, 2000, 3) if i != 5]
+            str(i).encode() for i in range(0, 2000, 3) if i != 5
+        ]
         assert reader.get("d5") is None
     finally:
         cluster.stop()

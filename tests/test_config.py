@@ -23,20 +23,57 @@ CASES = [
     ("unknown-node-setting", [], "[node]\nportt = 1\n", ["[node]", "'portt'"]),
     ("unknown-table", [], "[nodes]\nport = 1\n", ["[nodes]"]),
     ("bad-log-level", ["--log-level", "loud"], None, ["'log-level'", "loud"]),
-    ("ns-bad-value", [], "[namespaces.test]\ndefault-ttl = 'soon'\n", ["[namespaces.test]", "'default-ttl'"]),
-    ("ns-unknown-setting", [], "[namespaces.test]\nreplication = 2\n", ["[namespaces.test]", "'replication'"]),
+    (
+        "ns-bad-value",
+        [],
+        "[namespaces.test]\ndefault-ttl = 'soon'\n",
+        ["[namespaces.test]", "'default-ttl'"],
+    ),
+    (
+        "ns-unknown-setting",
+        [],
+        "[namespaces.test]\nreplication = 2\n",
+        ["[namespaces.test]", "'replication'"],
+    ),
     ("ns-bad-name", [], "[namespaces.'bad name']\n", ["bad name"]),
     ("ns-not-a-table", [], "namespaces = 3\n", ["[namespaces"]),
-    ("ttl-without-nsup", [], "[namespaces.test]\ndefault-ttl = 100\nnsup-period = 0\n",
-     ["'default-ttl'", "'nsup-period'"]),
-    ("default-above-max", [], "[namespaces.test]\ndefault-ttl = '20d'\nmax-ttl = '10d'\n",
-     ["'default-ttl'", "'max-ttl'"]),
-    ("evict-above-stop", [], "[namespaces.test]\nevict-used-pct = 80\nstop-writes-used-pct = 70\n",
-     ["'evict-used-pct'"]),
-    ("pct-range", [], "[namespaces.test]\nstop-writes-used-pct = 120\n", ["'stop-writes-used-pct'", "100"]),
-    ("record-size-range", [], "[namespaces.test]\nmax-record-size = '16M'\n", ["'max-record-size'"]),
+    (
+        "ttl-without-nsup",
+        [],
+        "[namespaces.test]\ndefault-ttl = 100\nnsup-period = 0\n",
+        ["'default-ttl'", "'nsup-period'"],
+    ),
+    (
+        "default-above-max",
+        [],
+        "[namespaces.test]\ndefault-ttl = '20d'\nmax-ttl = '10d'\n",
+        ["'default-ttl'", "'max-ttl'"],
+    ),
+    (
+        "evict-above-stop",
+        [],
+        "[namespaces.test]\nevict-used-pct = 80\nstop-writes-used-pct = 70\n",
+        ["'evict-used-pct'"],
+    ),
+    (
+        "pct-range",
+        [],
+        "[namespaces.test]\nstop-writes-used-pct = 120\n",
+        ["'stop-writes-used-pct'", "100"],
+    ),
+    (
+        "record-size-range",
+        [],
+        "[namespaces.test]\nmax-record-size = '16M'\n",
+        ["'max-record-size'"],
+    ),
     ("bad-size", [], "[namespaces.test]\nmemory-size = 'lots'\n", ["'memory-size'"]),
-    ("bad-bool", [], "[namespaces.test]\nallow-ttl-without-nsup = 'maybe'\n", ["'allow-ttl-without-nsup'"]),
+    (
+        "bad-bool",
+        [],
+        "[namespaces.test]\nallow-ttl-without-nsup = 'maybe'\n",
+        ["'allow-ttl-without-nsup'"],
+    ),
 ]
 
 
@@ -44,15 +81,25 @@ def _run_all(tmp_path, cases):
     """Start every case at once (each is a short-lived process) and collect the outcomes."""
     procs = []
     for case_id, args, toml, _ in cases:
-        cmd = [sys.executable, "-m", "respike", "--port", str(free_port()),
-               "--data-dir", str(tmp_path / case_id)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "respike",
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / case_id),
+        ]
         if toml is not None:
             path = tmp_path / f"{case_id}.toml"
             if toml != "@missing":
                 path.write_text(toml)
             cmd += ["--config", str(path)]
-        procs.append(subprocess.Popen(cmd + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True, cwd=tmp_path))
+        procs.append(
+            subprocess.Popen(
+                cmd + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+            )
+        )
     out = []
     for proc in procs:
         try:
@@ -78,8 +125,13 @@ def test_bad_settings_exit_2_with_one_line(tmp_path):
 
 
 def _start_failing(args, tmp_path) -> tuple[int, str]:
-    proc = subprocess.run([sys.executable, "-m", "respike", *args], capture_output=True, text=True,
-                          timeout=60, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "respike", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     return proc.returncode, proc.stderr.strip()
 
 
@@ -88,14 +140,18 @@ def test_port_in_use(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        code, err = _start_failing(["--port", str(port), "--data-dir", str(tmp_path / "d")], tmp_path)
+        code, err = _start_failing(
+            ["--port", str(port), "--data-dir", str(tmp_path / "d")], tmp_path
+        )
     assert code == 2 and len(err.splitlines()) == 1
     assert f"127.0.0.1:{port}" in err and "cannot listen" in err
 
 
 def test_unusable_bind_address(tmp_path):
-    code, err = _start_failing(["--bind", "192.0.2.1", "--port", str(free_port()),
-                                "--data-dir", str(tmp_path / "d")], tmp_path)
+    code, err = _start_failing(
+        ["--bind", "192.0.2.1", "--port", str(free_port()), "--data-dir", str(tmp_path / "d")],
+        tmp_path,
+    )
     assert code == 2 and len(err.splitlines()) == 1 and "192.0.2.1" in err
 
 
@@ -103,26 +159,42 @@ def test_unusable_data_dir(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     for data_dir in (blocker, blocker / "sub"):
-        code, err = _start_failing(["--port", str(free_port()), "--data-dir", str(data_dir)], tmp_path)
+        code, err = _start_failing(
+            ["--port", str(free_port()), "--data-dir", str(data_dir)], tmp_path
+        )
         assert code == 2 and len(err.splitlines()) == 1, err
         assert err.startswith("respike: data-dir") and str(data_dir) in err
 
 
 def test_unusable_log_file(tmp_path):
-    code, err = _start_failing(["--port", str(free_port()), "--data-dir", str(tmp_path / "d"),
-                                "--log-file", str(tmp_path / "no" / "such" / "dir.log")], tmp_path)
+    code, err = _start_failing(
+        [
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--log-file",
+            str(tmp_path / "no" / "such" / "dir.log"),
+        ],
+        tmp_path,
+    )
     assert code == 2 and len(err.splitlines()) == 1 and "log-file" in err
 
 
 def test_flags_override_the_file(start_node, tmp_path):
     port = free_port()
-    node = start_node(f"[node]\nport = {port + 1}\nlog-level = 'debug'\n[namespaces.ns1]\n"
-                      "default-ttl = 60\nnsup-period = 5\n[namespaces.ns2]\n")
+    node = start_node(
+        f"[node]\nport = {port + 1}\nlog-level = 'debug'\n[namespaces.ns1]\n"
+        "default-ttl = 60\nnsup-period = 5\n[namespaces.ns2]\n"
+    )
     assert node.port != port + 1  # NodeProcess passes --port: the flag wins
     with RawClient.to(node) as c:
         config = as_map(c.call("CONFIG", "GET", "port", "log-level", "ns1.default-ttl"))
-        assert config == {b"port": str(node.port).encode(), b"log-level": b"debug",
-                          b"ns1.default-ttl": b"60"}
+        assert config == {
+            b"port": str(node.port).encode(),
+            b"log-level": b"debug",
+            b"ns1.default-ttl": b"60",
+        }
         c.call("SET", "k", "v")  # no ns prefix: the first namespace is the default one
         assert 59 <= c.call("TTL", "k") <= 60
         assert c.call("SET", "ns2:k", "v") == b"OK" and c.call("TTL", "ns2:k") == -1

@@ -54,14 +54,16 @@ def test_hello_errors(node):
         assert c.error("HELLO", "3", "SETNAME") == "ERR Syntax error in HELLO option 'SETNAME'"
         assert c.error("HELLO", "3", "AUTH", "default") == "ERR Syntax error in HELLO option 'AUTH'"
         assert c.error("HELLO", "3", "SETNAME", "a b") == (
-            "ERR Client names cannot contain spaces, newlines or special characters.")
+            "ERR Client names cannot contain spaces, newlines or special characters."
+        )
         assert as_map(c.call("HELLO"))[b"proto"] == 2  # nothing changed
 
 
 def test_auth_without_password(rc):
     assert rc.error("AUTH", "secret") == (
         "ERR AUTH <password> called without any password configured for the default user. "
-        "Are you sure your configuration is correct?")
+        "Are you sure your configuration is correct?"
+    )
     assert rc.call("AUTH", "default", "anything") == b"OK"  # nopass user, as in Redis
     assert rc.error("AUTH", "bob", "pw") == WRONGPASS
     assert rc.error("AUTH") == arity("auth")
@@ -75,7 +77,9 @@ def test_auth_with_requirepass(start_node):
         assert c.error("PING") == NOAUTH
         assert c.error("AUTH", "wrong") == WRONGPASS
         assert c.error("AUTH", "default", "wrong") == WRONGPASS
-        assert c.error("HELLO", "3").startswith("NOAUTH HELLO must be called with the client already authenticated")
+        assert c.error("HELLO", "3").startswith(
+            "NOAUTH HELLO must be called with the client already authenticated"
+        )
         assert c.call("AUTH", "s3cret") == b"OK"
         assert c.call("SET", "k", "v") == b"OK"
         assert c.call("RESET") == b"RESET"  # RESET logs the connection out again
@@ -88,8 +92,9 @@ def test_auth_with_requirepass(start_node):
     no_retry = Retry(NoBackoff(), 0)  # redis-py retries auth failures with backoff otherwise
     for proto in (2, 3):
         for password, ok in (("s3cret", True), ("bad", False), (None, False)):
-            client = redis.Redis(host=node.host, port=node.port, password=password,
-                                 protocol=proto, retry=no_retry)
+            client = redis.Redis(
+                host=node.host, port=node.port, password=password, protocol=proto, retry=no_retry
+            )
             if ok:
                 assert client.get("k") == b"v"
             else:
@@ -142,7 +147,8 @@ def test_client_id_setname_getname(rc):
     assert rc.call("CLIENT", "GETNAME") == b"worker-1"
     for bad in ("a b", "a\nb", "\x01"):
         assert rc.error("CLIENT", "SETNAME", bad) == (
-            "ERR Client names cannot contain spaces, newlines or special characters.")
+            "ERR Client names cannot contain spaces, newlines or special characters."
+        )
     assert rc.call("CLIENT", "GETNAME") == b"worker-1"
     assert rc.call("CLIENT", "SETNAME", "") == b"OK"  # clears the name
     assert rc.call("CLIENT", "GETNAME") is None
@@ -160,7 +166,8 @@ def test_client_setinfo_and_info(r, rc):
     assert b" lib-name=mylib " in info and b" lib-ver=1.2.3" in info
     assert info.endswith(b"\n")
     assert rc.error("CLIENT", "SETINFO", "lib-name", "a b") == (
-        "ERR lib-name cannot contain spaces, newlines or special characters.")
+        "ERR lib-name cannot contain spaces, newlines or special characters."
+    )
     assert rc.error("CLIENT", "SETINFO", "foo", "x") == "ERR Unrecognized option 'foo'"
     assert rc.error("CLIENT", "SETINFO", "lib-name") == arity("client|setinfo")
     # redis-py sends SETINFO on connect
@@ -231,10 +238,16 @@ def test_killed_client_does_not_disturb_others(node, r):
     assert r.ping() is True
 
 
-@pytest.mark.parametrize("payload,expected", [
-    (b"PING\r\n", b"+PONG\r\n"),
-    (b"*3\r\n$3\r\nSET\r\n$2\r\nhc\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$2\r\nhc\r\n", b"+OK\r\n$1\r\nv\r\n"),
-])
+@pytest.mark.parametrize(
+    "payload,expected",
+    [
+        (b"PING\r\n", b"+PONG\r\n"),
+        (
+            b"*3\r\n$3\r\nSET\r\n$2\r\nhc\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$2\r\nhc\r\n",
+            b"+OK\r\n$1\r\nv\r\n",
+        ),
+    ],
+)
 def test_client_that_half_closes_still_gets_its_replies(node, payload, expected):
     """`printf ... | nc` sends its commands and then its FIN: replies are written once per
     loop iteration, after the read that also sees the end of the stream."""

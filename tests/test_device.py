@@ -59,6 +59,7 @@ def storage_info(proc: NodeProcess) -> dict[str, str]:
 
 def flushed(proc: NodeProcess) -> None:
     """Wait until the write buffer is on disk (flush-max-ms), so kill -9 keeps it."""
+
     def done() -> bool:
         info = storage_info(proc)
         return info["write_buffer_unflushed_bytes"] == "0" and info["write_q"] == "0"
@@ -96,8 +97,9 @@ def device_records(path: str) -> dict[bytes, list[tuple[int, int, int]]]:
 # --- (a) kill -9 under load, commit-to-device ---------------------------------------------
 
 
-def kill9_under(start_node, proc: NodeProcess, writer, n: int, stop: threading.Event, ready,
-                what: str) -> NodeProcess:
+def kill9_under(
+    start_node, proc: NodeProcess, writer, n: int, stop: threading.Event, ready, what: str
+) -> NodeProcess:
     """Run `writer(t)` in n threads until `ready()`, kill -9 the node, and start it again."""
     threads = [threading.Thread(target=writer, args=(t,), daemon=True) for t in range(n)]
     for th in threads:
@@ -142,7 +144,9 @@ def test_kill9_under_load_keeps_every_acknowledged_write(start_node, tmp_path):
                 acked[key] = value
                 inflight.pop(key, None)
 
-    proc = kill9_under(start_node, proc, writer, 6, stop, lambda: len(acked) >= 600, "600 acknowledged writes")
+    proc = kill9_under(
+        start_node, proc, writer, 6, stop, lambda: len(acked) >= 600, "600 acknowledged writes"
+    )
     r = client(proc)
     lost = []
     for key, value in acked.items():
@@ -180,8 +184,15 @@ def test_kill9_under_pipelined_hot_keys_keeps_every_acknowledged_write(start_nod
             with lock:
                 acked.update(sent)
 
-    proc = kill9_under(start_node, proc, writer, 4, stop,
-                       lambda: int(storage_info(proc)["buffer_rewrites"]) >= 3000, "3000 rewrites")
+    proc = kill9_under(
+        start_node,
+        proc,
+        writer,
+        4,
+        stop,
+        lambda: int(storage_info(proc)["buffer_rewrites"]) >= 3000,
+        "3000 rewrites",
+    )
     r = client(proc)
     behind = {k: (int(r.get(k) or 0), n) for k, n in acked.items() if int(r.get(k) or 0) < n}
     assert len(acked) == 12 and not behind, f"keys behind their acknowledged value: {behind}"
@@ -191,8 +202,10 @@ def test_client_leaving_while_its_writes_wait_for_the_sync(start_node, tmp_path)
     """Replies held for commit-to-device are dropped, not sent, when their client leaves;
     the writes themselves still complete and the node carries on undisturbed."""
     proc = start_node(device_config(commit_to_device="true"), data_dir=str(tmp_path))
-    burst = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n" % (len(k), k)
-                     for k in (b"gone:%d" % i for i in range(500)))
+    burst = b"".join(
+        b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n" % (len(k), k)
+        for k in (b"gone:%d" % i for i in range(500))
+    )
     for _ in range(20):
         with socket.create_connection((proc.host, proc.port), timeout=10) as sock:
             sock.sendall(burst)  # and leave at once, replies unread
@@ -248,18 +261,47 @@ def test_durable_replies_keep_their_order_across_every_kind_of_held_reply(start_
     reply comes back in its place."""
     config = device_config(commit_to_device="true") + (
         '[namespaces.other]\nstorage-engine = "device"\nfile-size = "16M"\n'
-        'write-block-size = "128K"\nmax-record-size = "64K"\ncommit-to-device = true\n')
+        'write-block-size = "128K"\nmax-record-size = "64K"\ncommit-to-device = true\n'
+    )
     proc = start_node(config, data_dir=str(tmp_path))
     commands = [
-        [b"SET", b"a", b"1"], [b"GET", b"a"], [b"BLPOP", b"nolist", b"0.1"], [b"GET", b"a"],
-        [b"SET", b"b", b"2"], [b"MULTI"], [b"INCR", b"b"], [b"GET", b"b"], [b"EXEC"],
-        [b"SET", b"c", b"3"], [b"SET", b"other:c", b"4"], [b"GET", b"c"], [b"GET", b"other:c"],
-        [b"SET", b"d", b"5"], [b"PING"],
+        [b"SET", b"a", b"1"],
+        [b"GET", b"a"],
+        [b"BLPOP", b"nolist", b"0.1"],
+        [b"GET", b"a"],
+        [b"SET", b"b", b"2"],
+        [b"MULTI"],
+        [b"INCR", b"b"],
+        [b"GET", b"b"],
+        [b"EXEC"],
+        [b"SET", b"c", b"3"],
+        [b"SET", b"other:c", b"4"],
+        [b"GET", b"c"],
+        [b"GET", b"other:c"],
+        [b"SET", b"d", b"5"],
+        [b"PING"],
     ]
-    expect = [b"OK", b"1", None, b"1", b"OK", b"OK", b"QUEUED", b"QUEUED", [3, b"3"],
-              b"OK", b"OK", b"3", b"4", b"OK", b"PONG"]
+    expect = [
+        b"OK",
+        b"1",
+        None,
+        b"1",
+        b"OK",
+        b"OK",
+        b"QUEUED",
+        b"QUEUED",
+        [3, b"3"],
+        b"OK",
+        b"OK",
+        b"3",
+        b"4",
+        b"OK",
+        b"PONG",
+    ]
     pid = proc.proc.pid
-    helpers = [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]  # sync helpers
+    helpers = [
+        int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()
+    ]  # sync helpers
     assert len(helpers) == 2
     with RawClient.to(proc) as raw:
         for helper in helpers:  # the first syncs stall: the BLPOP times out before them
@@ -284,22 +326,30 @@ def test_failed_device_write_fails_every_write_it_would_have_acknowledged(start_
     small, data = tmp_path / "small", tmp_path / "data"
     small.mkdir()
     data.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(small)],
-                      capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(small)], capture_output=True
+    ).returncode:
         pytest.skip("this machine does not let the tests mount a tmpfs")
     try:
-        proc = start_node(device_config(commit_to_device="true", file=f'["{small}/test.dat"]'),
-                          data_dir=str(data))
+        proc = start_node(
+            device_config(commit_to_device="true", file=f'["{small}/test.dat"]'), data_dir=str(data)
+        )
         value = b"v" * 8000
         keys = [b"fill:%d" % i for i in range(400)]  # 3 MB of records for 1 MiB of tmpfs
         with RawClient.to(proc) as raw:
             assert raw.call("SET", "probe", "p") == b"OK"
             for start in range(0, len(keys), 50):  # each write followed by a read
-                raw.send(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$8000\r\n%s\r\n"
-                                  b"*2\r\n$3\r\nGET\r\n$5\r\nprobe\r\n" % (len(k), k, value)
-                                  for k in keys[start : start + 50]))
+                raw.send(
+                    b"".join(
+                        b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$8000\r\n%s\r\n"
+                        b"*2\r\n$3\r\nGET\r\n$5\r\nprobe\r\n" % (len(k), k, value)
+                        for k in keys[start : start + 50]
+                    )
+                )
             replies = [raw.read() for _ in range(2 * len(keys))]  # one reply per command, in order
-            assert replies[1::2] == [b"p"] * len(keys)  # the reads answer, the failure is the writes'
+            assert replies[1::2] == [b"p"] * len(
+                keys
+            )  # the reads answer, the failure is the writes'
             replies = replies[0::2]
             acked = [k for k, r in zip(keys, replies, strict=True) if r == b"OK"]
             errors = {str(r) for r in replies if r != b"OK"}
@@ -442,8 +492,9 @@ def test_damaged_tail_starts_and_serves_intact_records(start_node, tmp_path, how
     info = storage_info(proc)
     assert info["start_mode"] == "scan"
     assert int(info["scan_corrupt_records"]) >= 1 or int(info["scan_skipped_bytes"]) > 0
-    intact = {k for k, (pos, length, _) in layout.items()
-              if pos + length <= cut_at and k != flip_key}
+    intact = {
+        k for k, (pos, length, _) in layout.items() if pos + length <= cut_at and k != flip_key
+    }
     for key in sorted(intact):
         assert r.get(key) == values[key], key
     assert r.get(flip_key) is None and r.get(cut_key) is None

@@ -47,8 +47,12 @@ def make_block(bseq: int, records: list[bytes], seal: bool = True) -> bytearray:
     return buf
 
 
-def rec(bseq: int, key: bytes, value: bytes = b"v", setname: bytes = b"", flags: int = 0, gen: int = 1) -> bytes:
-    return encode_record(bseq, digest_of(key), flags, 0, gen, 0, 1000 + gen, 64 + len(key), setname, key, value)
+def rec(
+    bseq: int, key: bytes, value: bytes = b"v", setname: bytes = b"", flags: int = 0, gen: int = 1
+) -> bytes:
+    return encode_record(
+        bseq, digest_of(key), flags, 0, gen, 0, 1000 + gen, 64 + len(key), setname, key, value
+    )
 
 
 def offsets(records: list[bytes]) -> list[int]:

@@ -364,7 +364,12 @@ def test_replica_writes_leave_no_waits_for_client_commands(tmp_path):
             store = EngineStore(n.engine)
             for i in range(3):
                 key = b"k%d" % i
-                store.put_copy("test", partition_of(key), key, RecordCopy(STRING, pack_value(STRING, b"v"), 1, 0, 1000 + i))
+                store.put_copy(
+                    "test",
+                    partition_of(key),
+                    key,
+                    RecordCopy(STRING, pack_value(STRING, b"v"), 1, 0, 1000 + i),
+                )
             assert list(n.engine.waits) == [] and not n.engine.waits.throttle
             assert n.get(b"k2") == b"v"
 
@@ -389,8 +394,13 @@ def test_digest_groups_finds_each_digests_last_copy_and_count(records):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.booleans()),
-                min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.booleans()),
+        min_size=1,
+        max_size=60,
+    )
+)
 def test_cold_start_index_keeps_each_digests_newest_copy(copies):
     """The cold start's index build from record copies listed oldest first, against a plain
     Python reference: few distinct values, so digests repeat, and some share their

@@ -28,10 +28,38 @@ from tests.helpers import RawClient
 KEYS = ["k0", "k1", "k2", "test:s:k3", "other:k4"]
 SAME_NS = ["k0", "k1", "k2", "test:s:k3"]  # RENAME stays inside one namespace
 FIELDS = ["f0", "f1", "f2", "f3"]
-VALUES = ["", "0", "1", "-7", "42", "9223372036854775807", "-9223372036854775808", "1.5",
-          "-0.25", "abc", "hello world", "007", " 1", "\x00\xff", "1e3", "inf", "10"]
-INTS = ["0", "1", "-1", "5", "-3", "100", "x", "1.5", "9223372036854775807",
-        "-9223372036854775808", ""]
+VALUES = [
+    "",
+    "0",
+    "1",
+    "-7",
+    "42",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1.5",
+    "-0.25",
+    "abc",
+    "hello world",
+    "007",
+    " 1",
+    "\x00\xff",
+    "1e3",
+    "inf",
+    "10",
+]
+INTS = [
+    "0",
+    "1",
+    "-1",
+    "5",
+    "-3",
+    "100",
+    "x",
+    "1.5",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "",
+]
 FLOATS = ["0.5", "-1.25", "3", "1e2", "2.5e-1", "-0.75", "x", "nan", "inf"]
 TTLS = ["1000", "86400", "5000000", "0", "-5", "x"]
 PTTLS = ["200000", "86400000", "0", "-1"]
@@ -45,13 +73,29 @@ small_offset = st.sampled_from(["0", "1", "3", "-1", "-3", "10", "-100", "x"])
 
 
 def _cmd(*parts):
-    return st.tuples(*[p if isinstance(p, st.SearchStrategy) else st.just(p) for p in parts]).map(list)
+    return st.tuples(*[p if isinstance(p, st.SearchStrategy) else st.just(p) for p in parts]).map(
+        list
+    )
 
 
-set_options = st.lists(st.sampled_from([
-    ["NX"], ["XX"], ["GET"], ["KEEPTTL"], ["EX", "1000"], ["PX", "5000000"], ["EX", "0"],
-    ["EXAT", "@+1000"], ["PXAT", "@+100000ms"], ["EXAT", "1"], ["FOO"],
-]), max_size=2).map(lambda opts: [x for o in opts for x in o])
+set_options = st.lists(
+    st.sampled_from(
+        [
+            ["NX"],
+            ["XX"],
+            ["GET"],
+            ["KEEPTTL"],
+            ["EX", "1000"],
+            ["PX", "5000000"],
+            ["EX", "0"],
+            ["EXAT", "@+1000"],
+            ["PXAT", "@+100000ms"],
+            ["EXAT", "1"],
+            ["FOO"],
+        ]
+    ),
+    max_size=2,
+).map(lambda opts: [x for o in opts for x in o])
 
 STRING_COMMANDS = [
     _cmd("GET", key),
@@ -61,39 +105,67 @@ STRING_COMMANDS = [
     _cmd("PSETEX", key, st.sampled_from(PTTLS), value),
     st.lists(key, min_size=1, max_size=4).map(lambda ks: ["MGET", *ks]),
     st.lists(st.tuples(key, value), min_size=1, max_size=3).map(
-        lambda kv: ["MSET", *[x for p in kv for x in p]]),
+        lambda kv: ["MSET", *[x for p in kv for x in p]]
+    ),
     st.lists(st.tuples(key, value), min_size=1, max_size=3).map(
-        lambda kv: ["MSETNX", *[x for p in kv for x in p]]),
+        lambda kv: ["MSETNX", *[x for p in kv for x in p]]
+    ),
     _cmd("GETSET", key, value),
     _cmd("GETDEL", key),
-    st.tuples(_cmd("GETEX", key), st.sampled_from(
-        [[], ["PERSIST"], ["EX", "1000"], ["PX", "0"], ["EXAT", "1"], ["EX", "1", "PX", "1"]])).map(
-        lambda t: t[0] + t[1]),
-    _cmd("INCR", key), _cmd("DECR", key), _cmd("INCRBY", key, integer), _cmd("DECRBY", key, integer),
+    st.tuples(
+        _cmd("GETEX", key),
+        st.sampled_from(
+            [[], ["PERSIST"], ["EX", "1000"], ["PX", "0"], ["EXAT", "1"], ["EX", "1", "PX", "1"]]
+        ),
+    ).map(lambda t: t[0] + t[1]),
+    _cmd("INCR", key),
+    _cmd("DECR", key),
+    _cmd("INCRBY", key, integer),
+    _cmd("DECRBY", key, integer),
     _cmd("INCRBYFLOAT", key, fl),
-    _cmd("APPEND", key, value), _cmd("STRLEN", key),
+    _cmd("APPEND", key, value),
+    _cmd("STRLEN", key),
     _cmd("GETRANGE", key, small_offset, small_offset),
     _cmd("SETRANGE", key, st.sampled_from(["0", "2", "5", "-1", "x"]), value),
 ]
 
 HASH_COMMANDS = [
     st.lists(st.tuples(field, value), min_size=1, max_size=3).map(
-        lambda fv: ["HSET", "KEY", *[x for p in fv for x in p]]),
+        lambda fv: ["HSET", "KEY", *[x for p in fv for x in p]]
+    ),
     _cmd("HSETNX", "KEY", field, value),
     st.lists(st.tuples(field, value), min_size=1, max_size=2).map(
-        lambda fv: ["HMSET", "KEY", *[x for p in fv for x in p]]),
+        lambda fv: ["HMSET", "KEY", *[x for p in fv for x in p]]
+    ),
     _cmd("HGET", "KEY", field),
     st.lists(field, min_size=1, max_size=3).map(lambda fs: ["HMGET", "KEY", *fs]),
     _cmd("HGETALL", "KEY"),
     st.lists(field, min_size=1, max_size=3).map(lambda fs: ["HDEL", "KEY", *fs]),
-    _cmd("HEXISTS", "KEY", field), _cmd("HLEN", "KEY"), _cmd("HKEYS", "KEY"), _cmd("HVALS", "KEY"),
-    _cmd("HINCRBY", "KEY", field, integer), _cmd("HINCRBYFLOAT", "KEY", field, fl),
+    _cmd("HEXISTS", "KEY", field),
+    _cmd("HLEN", "KEY"),
+    _cmd("HKEYS", "KEY"),
+    _cmd("HVALS", "KEY"),
+    _cmd("HINCRBY", "KEY", field, integer),
+    _cmd("HINCRBYFLOAT", "KEY", field, fl),
     _cmd("HSTRLEN", "KEY", field),
-    st.sampled_from([["HSCAN", "KEY", "0"], ["HSCAN", "KEY", "0", "MATCH", "f[01]"],
-                     ["HSCAN", "KEY", "0", "COUNT", "2"], ["HSCAN", "KEY", "x"]]),
-    st.sampled_from([["HRANDFIELD", "KEY", "10"], ["HRANDFIELD", "KEY", "10", "WITHVALUES"],
-                     ["HRANDFIELD", "KEY", "-3"], ["HRANDFIELD", "KEY", "0"],
-                     ["HRANDFIELD", "KEY", "x"], ["HRANDFIELD", "KEY", "1", "FOO"]]),
+    st.sampled_from(
+        [
+            ["HSCAN", "KEY", "0"],
+            ["HSCAN", "KEY", "0", "MATCH", "f[01]"],
+            ["HSCAN", "KEY", "0", "COUNT", "2"],
+            ["HSCAN", "KEY", "x"],
+        ]
+    ),
+    st.sampled_from(
+        [
+            ["HRANDFIELD", "KEY", "10"],
+            ["HRANDFIELD", "KEY", "10", "WITHVALUES"],
+            ["HRANDFIELD", "KEY", "-3"],
+            ["HRANDFIELD", "KEY", "0"],
+            ["HRANDFIELD", "KEY", "x"],
+            ["HRANDFIELD", "KEY", "1", "FOO"],
+        ]
+    ),
 ]
 
 KEY_COMMANDS = [
@@ -102,22 +174,48 @@ KEY_COMMANDS = [
     st.lists(key, min_size=1, max_size=3).map(lambda ks: ["EXISTS", *ks]),
     st.lists(key, min_size=1, max_size=3).map(lambda ks: ["TOUCH", *ks]),
     _cmd("TYPE", key),
-    st.tuples(_cmd(st.sampled_from(["EXPIRE", "PEXPIRE"]), key, st.sampled_from(TTLS)),
-              st.sampled_from([[], ["NX"], ["XX"], ["GT"], ["LT"], ["NX", "XX"], ["GT", "LT"], ["FOO"]])
-              ).map(lambda t: t[0] + t[1]),
+    st.tuples(
+        _cmd(st.sampled_from(["EXPIRE", "PEXPIRE"]), key, st.sampled_from(TTLS)),
+        st.sampled_from([[], ["NX"], ["XX"], ["GT"], ["LT"], ["NX", "XX"], ["GT", "LT"], ["FOO"]]),
+    ).map(lambda t: t[0] + t[1]),
     _cmd(st.sampled_from(["EXPIREAT", "PEXPIREAT"]), key, st.sampled_from(["@+1000", "1", "x"])),
     _cmd(st.sampled_from(["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "PERSIST"]), key),
-    _cmd(st.sampled_from(["RENAME", "RENAMENX"]), st.sampled_from(SAME_NS), st.sampled_from(SAME_NS)),
+    _cmd(
+        st.sampled_from(["RENAME", "RENAMENX"]), st.sampled_from(SAME_NS), st.sampled_from(SAME_NS)
+    ),
     _cmd("RENAME", "other:k4", "other:k5"),
-    st.sampled_from([["KEYS", "*"], ["KEYS", "k?"], ["KEYS", "*:*"], ["DBSIZE"], ["SCAN", "0", "COUNT", "1000"],
-                     ["SCAN", "0", "COUNT", "1000", "TYPE", "hash"], ["SCAN", "0", "COUNT", "1000", "MATCH", "k*"]]),
+    st.sampled_from(
+        [
+            ["KEYS", "*"],
+            ["KEYS", "k?"],
+            ["KEYS", "*:*"],
+            ["DBSIZE"],
+            ["SCAN", "0", "COUNT", "1000"],
+            ["SCAN", "0", "COUNT", "1000", "TYPE", "hash"],
+            ["SCAN", "0", "COUNT", "1000", "MATCH", "k*"],
+        ]
+    ),
 ]
 
 MISC_COMMANDS = [
-    st.sampled_from([["GET"], ["SET", "k0"], ["HSET", "k0", "f"], ["HSET", "k0", "f", "v", "g"],
-                     ["MSET", "k0"], ["NOPE", "a"], ["EXPIRE", "k0"], ["PING"], ["ECHO", "x"],
-                     ["INCRBY", "k0", "1", "2"], ["GETRANGE", "k0", "0"], ["MULTI"], ["EXEC"],
-                     ["DISCARD"]]),
+    st.sampled_from(
+        [
+            ["GET"],
+            ["SET", "k0"],
+            ["HSET", "k0", "f"],
+            ["HSET", "k0", "f", "v", "g"],
+            ["MSET", "k0"],
+            ["NOPE", "a"],
+            ["EXPIRE", "k0"],
+            ["PING"],
+            ["ECHO", "x"],
+            ["INCRBY", "k0", "1", "2"],
+            ["GETRANGE", "k0", "0"],
+            ["MULTI"],
+            ["EXEC"],
+            ["DISCARD"],
+        ]
+    ),
 ]
 
 
@@ -125,8 +223,9 @@ def _with_key(cmd_strategy):
     return st.tuples(cmd_strategy, key).map(lambda t: [t[1] if a == "KEY" else a for a in t[0]])
 
 
-command = st.one_of(*STRING_COMMANDS, *[_with_key(c) for c in HASH_COMMANDS], *KEY_COMMANDS,
-                    *MISC_COMMANDS)
+command = st.one_of(
+    *STRING_COMMANDS, *[_with_key(c) for c in HASH_COMMANDS], *KEY_COMMANDS, *MISC_COMMANDS
+)
 sequences = st.lists(command, min_size=3, max_size=30)
 # 200 sequences per protocol by default; RESPIKE_DIFF_EXAMPLES=5000 for a deeper hunt.
 EXAMPLES = int(os.environ.get("RESPIKE_DIFF_EXAMPLES", "200"))
@@ -160,7 +259,11 @@ def normalise(cmd: list[bytes], reply, queued: list[list[bytes]]):
         return reply
     if name == b"EXEC" and isinstance(reply, list):
         return [normalise(q, r, []) for q, r in zip(queued, reply, strict=False)]
-    if name in (b"TTL", b"PTTL", b"EXPIRETIME", b"PEXPIRETIME") and isinstance(reply, int) and reply >= 0:
+    if (
+        name in (b"TTL", b"PTTL", b"EXPIRETIME", b"PEXPIRETIME")
+        and isinstance(reply, int)
+        and reply >= 0
+    ):
         scale = 1 if name in (b"TTL", b"EXPIRETIME") else 1000
         return ("time", round(reply / scale / 3))  # compared to within a few seconds
     if name in (b"KEYS", b"HKEYS", b"HVALS"):
@@ -229,4 +332,5 @@ def test_same_replies_as_redis(pair, commands):
             break  # the same number, printed from a decimal vs a long double: what follows differs
         assert _same(na, nb), "\n".join(
             f"{'!!' if c is cmd else '  '} {[x.decode('latin-1') for x in c]}: respike={x!r} redis={y!r}"
-            for c, x, y in transcript)
+            for c, x, y in transcript
+        )

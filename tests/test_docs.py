@@ -28,7 +28,9 @@ def test_generated_docs_are_current():
 
 
 def test_docs_module_runs_as_a_script():
-    out = subprocess.run([sys.executable, "-m", "respike.docs", "--check"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "respike.docs", "--check"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
 
 
@@ -42,7 +44,12 @@ def test_every_command_is_documented(cmd):
 
 # Examples whose first run may legitimately fail for data reasons (the key is absent or of
 # another type); what must never happen is a syntax, arity or unknown-command error.
-_BAD = ("ERR syntax error", "ERR wrong number of arguments", "ERR unknown command", "ERR unknown subcommand")
+_BAD = (
+    "ERR syntax error",
+    "ERR wrong number of arguments",
+    "ERR unknown command",
+    "ERR unknown subcommand",
+)
 
 
 def test_every_example_is_accepted(node):

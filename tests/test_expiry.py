@@ -93,21 +93,32 @@ def nsup_off(tmp_path_factory):
     """One node whose namespaces have nsup off (with and without allow-ttl-without-nsup)."""
     from respike.process import NodeProcess
 
-    proc = NodeProcess(config=(
-        "[namespaces.test]\nnsup-period = 0\n"
-        "[namespaces.allowed]\nnsup-period = 0\nallow-ttl-without-nsup = true\n"
-    )).start()
+    proc = NodeProcess(
+        config=(
+            "[namespaces.test]\nnsup-period = 0\n"
+            "[namespaces.allowed]\nnsup-period = 0\nallow-ttl-without-nsup = true\n"
+        )
+    ).start()
     yield proc
     proc.cleanup()
 
 
-@pytest.mark.parametrize("cmd", [
-    ["SET", "k", "v", "EX", "10"], ["SET", "k", "v", "PX", "100"], ["SETEX", "k", "10", "v"],
-    ["PSETEX", "k", "100", "v"], ["EXPIRE", "old", "10"], ["PEXPIRE", "old", "100"],
-    ["EXPIREAT", "old", "IN_100_SECONDS"], ["GETEX", "old", "EX", "10"],
-    ["AS.PUT", "k", "TTL", "10", "BINS", "a", "1"], ["AS.TOUCH", "old", "TTL", "10"],
-    ["AS.OPERATE", "old", "TTL", "10", "OPS", "WRITE", "a", "1"],
-])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ["SET", "k", "v", "EX", "10"],
+        ["SET", "k", "v", "PX", "100"],
+        ["SETEX", "k", "10", "v"],
+        ["PSETEX", "k", "100", "v"],
+        ["EXPIRE", "old", "10"],
+        ["PEXPIRE", "old", "100"],
+        ["EXPIREAT", "old", "IN_100_SECONDS"],
+        ["GETEX", "old", "EX", "10"],
+        ["AS.PUT", "k", "TTL", "10", "BINS", "a", "1"],
+        ["AS.TOUCH", "old", "TTL", "10"],
+        ["AS.OPERATE", "old", "TTL", "10", "OPS", "WRITE", "a", "1"],
+    ],
+)
 def test_ttl_forbidden_while_nsup_is_off(nsup_off, cmd):
     # an absolute time is computed when the test runs, not when the module is collected
     cmd = [str(int(time.time()) + 100) if a == "IN_100_SECONDS" else a for a in cmd]

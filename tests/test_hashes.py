@@ -22,8 +22,12 @@ def test_hset_hget_hgetall(r):
     r.hset("b", "empty", "")
     r.hset("b", "num", "-17")
     r.hset("b", "lead0", "007")
-    assert r.hgetall("b") == {b"\x00f\r\n": b"\xff\x00", b"empty": b"", b"num": b"-17",
-                              b"lead0": b"007"}
+    assert r.hgetall("b") == {
+        b"\x00f\r\n": b"\xff\x00",
+        b"empty": b"",
+        b"num": b"-17",
+        b"lead0": b"007",
+    }
 
 
 def test_hset_errors(rc):
@@ -90,11 +94,25 @@ def test_hexists_hlen_hstrlen_hkeys_hvals(r, rc):
     # keys and values come back in the same order
     assert dict(zip(r.hkeys("h"), r.hvals("h"), strict=True)) == r.hgetall("h")
     rc.call("SET", "s", "v")
-    for cmd in (["HEXISTS", "s", "a"], ["HLEN", "s"], ["HSTRLEN", "s", "a"], ["HKEYS", "s"],
-                ["HVALS", "s"], ["HGETALL", "s"], ["HGET", "s", "a"]):
+    for cmd in (
+        ["HEXISTS", "s", "a"],
+        ["HLEN", "s"],
+        ["HSTRLEN", "s", "a"],
+        ["HKEYS", "s"],
+        ["HVALS", "s"],
+        ["HGETALL", "s"],
+        ["HGET", "s", "a"],
+    ):
         assert rc.error(*cmd) == WRONGTYPE, cmd
-    for cmd, args in [("hexists", ["h"]), ("hlen", []), ("hstrlen", ["h"]), ("hkeys", ["h", "x"]),
-                      ("hvals", []), ("hgetall", []), ("hget", ["h"])]:
+    for cmd, args in [
+        ("hexists", ["h"]),
+        ("hlen", []),
+        ("hstrlen", ["h"]),
+        ("hkeys", ["h", "x"]),
+        ("hvals", []),
+        ("hgetall", []),
+        ("hget", ["h"]),
+    ]:
         assert rc.error(cmd.upper(), *args) == arity(cmd)
 
 
@@ -129,7 +147,9 @@ def test_hincrbyfloat(r, rc):
         assert rc.error("HINCRBYFLOAT", "h", "f", bad) == NOT_FLOAT, bad
     assert rc.error("HINCRBYFLOAT", "h", "f", "inf") == "ERR value is NaN or Infinity"
     r.hset("h", "big", "inf")
-    assert rc.error("HINCRBYFLOAT", "h", "big", "1") == "ERR increment would produce NaN or Infinity"
+    assert (
+        rc.error("HINCRBYFLOAT", "h", "big", "1") == "ERR increment would produce NaN or Infinity"
+    )
     rc.call("SET", "str", "1")
     assert rc.error("HINCRBYFLOAT", "str", "f", "1") == WRONGTYPE
     assert r.hget("h", "f") == b"0"
@@ -213,9 +233,11 @@ def test_hrandfield(r, rc):
     assert rc.error("HRANDFIELD", "h", "1", "FOO") == SYNTAX
     assert rc.error("HRANDFIELD", "h", "1", "WITHVALUES", "x") == SYNTAX
     assert rc.error("HRANDFIELD", "h", "-9223372036854775808") == (
-        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+    )
     assert rc.error("HRANDFIELD", "h", "-4611686018427387904", "WITHVALUES") == (
-        "ERR value is out of range")
+        "ERR value is out of range"
+    )
     rc.call("SET", "s", "v")
     assert rc.error("HRANDFIELD", "s") == WRONGTYPE
 

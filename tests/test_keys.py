@@ -78,8 +78,13 @@ def test_expireat_pexpireat_expiretime(r):
 
 
 def test_expire_in_the_past_deletes(r):
-    for cmd, arg in [("EXPIRE", "0"), ("EXPIRE", "-5"), ("PEXPIRE", "-1"), ("EXPIREAT", "1"),
-                     ("PEXPIREAT", "1")]:
+    for cmd, arg in [
+        ("EXPIRE", "0"),
+        ("EXPIRE", "-5"),
+        ("PEXPIRE", "-1"),
+        ("EXPIREAT", "1"),
+        ("PEXPIREAT", "1"),
+    ]:
         r.set("k", "v")
         assert r.execute_command(cmd, "k", arg) == 1
         assert r.exists("k") == 0, cmd
@@ -101,11 +106,14 @@ def test_expire_conditions(r, rc):
     assert rc.call("EXPIRE", "k", "100", "NX") == 1
     assert rc.call("PEXPIRE", "missing", "100", "NX") == 0
     assert rc.error("EXPIRE", "k", "10", "NX", "XX") == (
-        "ERR NX and XX, GT or LT options at the same time are not compatible")
+        "ERR NX and XX, GT or LT options at the same time are not compatible"
+    )
     assert rc.error("EXPIRE", "k", "10", "NX", "GT") == (
-        "ERR NX and XX, GT or LT options at the same time are not compatible")
+        "ERR NX and XX, GT or LT options at the same time are not compatible"
+    )
     assert rc.error("EXPIRE", "k", "10", "GT", "LT") == (
-        "ERR GT and LT options at the same time are not compatible")
+        "ERR GT and LT options at the same time are not compatible"
+    )
     assert rc.error("EXPIRE", "k", "10", "FOO") == "ERR Unsupported option FOO"
 
 
@@ -113,10 +121,22 @@ def test_expire_errors(rc):
     rc.call("SET", "k", "v")
     assert rc.error("EXPIRE", "k", "x") == NOT_INT
     assert rc.error("EXPIRE", "k", "1.5") == NOT_INT
-    assert rc.error("EXPIRE", "k", "9223372036854775807") == "ERR invalid expire time in 'expire' command"
-    assert rc.error("EXPIRE", "k", "-9223372036854775808") == "ERR invalid expire time in 'expire' command"
-    assert rc.error("PEXPIRE", "k", "9223372036854775807") == "ERR invalid expire time in 'pexpire' command"
-    assert rc.error("EXPIREAT", "k", "9223372036854775807") == "ERR invalid expire time in 'expireat' command"
+    assert (
+        rc.error("EXPIRE", "k", "9223372036854775807")
+        == "ERR invalid expire time in 'expire' command"
+    )
+    assert (
+        rc.error("EXPIRE", "k", "-9223372036854775808")
+        == "ERR invalid expire time in 'expire' command"
+    )
+    assert (
+        rc.error("PEXPIRE", "k", "9223372036854775807")
+        == "ERR invalid expire time in 'pexpire' command"
+    )
+    assert (
+        rc.error("EXPIREAT", "k", "9223372036854775807")
+        == "ERR invalid expire time in 'expireat' command"
+    )
     for cmd in ("expire", "pexpire", "expireat", "pexpireat"):
         assert rc.error(cmd.upper(), "k") == arity(cmd)
     for cmd in ("ttl", "pttl", "expiretime", "pexpiretime", "persist"):
@@ -204,7 +224,8 @@ def test_scan_match_count_type(r, rc):
         r.set(f"s:{i}", "v")
         r.hset(f"h:{i}", "f", "v")
     assert sorted(_scan_all(r, match="s:1*")) == sorted(
-        [b"s:1"] + [b"s:1%d" % i for i in range(10)])
+        [b"s:1"] + [b"s:1%d" % i for i in range(10)]
+    )
     assert len(_scan_all(r, _type="hash")) == 50
     assert all(k.startswith(b"h:") for k in _scan_all(r, _type="HASH"))
     assert len(_scan_all(r, _type="string", match="*:4*")) == 11

@@ -17,7 +17,9 @@ def small(request):
     """A node whose `test` namespace takes records of at most 1 KiB."""
     from respike.process import NodeProcess
 
-    proc = NodeProcess(config="[namespaces.test]\nmax-record-size = '1K'\n[namespaces.other]\n").start()
+    proc = NodeProcess(
+        config="[namespaces.test]\nmax-record-size = '1K'\n[namespaces.other]\n"
+    ).start()
     yield proc
     proc.cleanup()
 
@@ -29,15 +31,25 @@ def c(small):
         yield client
 
 
-@pytest.mark.parametrize("cmd", [
-    ["SET", "k", "x" * 1000], ["SETEX", "k", "100", "x" * 1000], ["GETSET", "k", "x" * 1000],
-    ["MSET", "a", "ok", "k", "x" * 1000], ["MSETNX", "a2", "ok", "k", "x" * 1000],
-    ["APPEND", "k", "x" * 1000], ["SETRANGE", "k", "999", "x"],
-    ["HSET", "h", "g", "x" * 1000], ["HMSET", "h", "g", "x" * 500, "i", "y" * 500],
-    ["HSETNX", "h", "new", "x" * 1000], ["HINCRBYFLOAT", "h", "n" * 1000, "1"],
-    ["AS.PUT", "k", "BINS", "a", "x" * 1000], ["AS.OPERATE", "h", "OPS", "APPEND", "f", "x" * 1000],
-    ["SET", "k" * 1000, "v"],
-])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ["SET", "k", "x" * 1000],
+        ["SETEX", "k", "100", "x" * 1000],
+        ["GETSET", "k", "x" * 1000],
+        ["MSET", "a", "ok", "k", "x" * 1000],
+        ["MSETNX", "a2", "ok", "k", "x" * 1000],
+        ["APPEND", "k", "x" * 1000],
+        ["SETRANGE", "k", "999", "x"],
+        ["HSET", "h", "g", "x" * 1000],
+        ["HMSET", "h", "g", "x" * 500, "i", "y" * 500],
+        ["HSETNX", "h", "new", "x" * 1000],
+        ["HINCRBYFLOAT", "h", "n" * 1000, "1"],
+        ["AS.PUT", "k", "BINS", "a", "x" * 1000],
+        ["AS.OPERATE", "h", "OPS", "APPEND", "f", "x" * 1000],
+        ["SET", "k" * 1000, "v"],
+    ],
+)
 def test_record_too_big_changes_nothing(c, cmd):
     c.call("SET", "k", "small")
     c.call("HSET", "h", "f", "v")
@@ -59,7 +71,8 @@ def test_limit_is_per_namespace_and_counts_key_and_bins(c):
 
 def test_stop_writes_refuses_writes_and_serves_reads(start_node):
     node = start_node(
-        "[namespaces.test]\nmemory-size = '64K'\nstop-writes-used-pct = 50\n[namespaces.other]\n")
+        "[namespaces.test]\nmemory-size = '64K'\nstop-writes-used-pct = 50\n[namespaces.other]\n"
+    )
     with RawClient.to(node) as c, RawClient.to(node, 3) as reader:
         i = 0
         while True:
@@ -75,8 +88,14 @@ def test_stop_writes_refuses_writes_and_serves_reads(start_node):
         assert stats["stop_writes"] == "1"
         assert float(stats["memory_used_pct"]) >= 50
         # every kind of write is refused ...
-        for cmd in (["SET", "k0", "y"], ["INCR", "n"], ["HSET", "h", "f", "v"], ["APPEND", "k0", "y"],
-                    ["EXPIRE", "k0", "100"], ["AS.PUT", "p", "BINS", "a", "1"]):
+        for cmd in (
+            ["SET", "k0", "y"],
+            ["INCR", "n"],
+            ["HSET", "h", "f", "v"],
+            ["APPEND", "k0", "y"],
+            ["EXPIRE", "k0", "100"],
+            ["AS.PUT", "p", "BINS", "a", "1"],
+        ):
             assert coded(c.error(*cmd), "OUT_OF_SPACE", 8), cmd
         # ... while reads are served, to everyone, and other namespaces still take writes
         assert c.call("GET", "k0") == b"x" * 500
@@ -89,10 +108,22 @@ def test_stop_writes_refuses_writes_and_serves_reads(start_node):
         assert namespace_stats(c)["stop_writes"] == "0"
 
 
-IN_PLACE = [("HDEL", "h", "a"), ("HINCRBY", "h", "b", "1"), ("LPOP", "l"), ("RPOP", "l"), ("LREM", "l", "0", "x"),
-            ("LTRIM", "l", "1", "1"), ("LSET", "l", "0", "w"), ("LMOVE", "l", "l", "LEFT", "RIGHT"),
-            ("SREM", "s", "m1"), ("SPOP", "s"), ("SMOVE", "s", "s2", "m1"), ("ZREM", "z", "a"), ("ZPOPMIN", "z"),
-            ("ZREMRANGEBYSCORE", "z", "0", "9")]
+IN_PLACE = [
+    ("HDEL", "h", "a"),
+    ("HINCRBY", "h", "b", "1"),
+    ("LPOP", "l"),
+    ("RPOP", "l"),
+    ("LREM", "l", "0", "x"),
+    ("LTRIM", "l", "1", "1"),
+    ("LSET", "l", "0", "w"),
+    ("LMOVE", "l", "l", "LEFT", "RIGHT"),
+    ("SREM", "s", "m1"),
+    ("SPOP", "s"),
+    ("SMOVE", "s", "s2", "m1"),
+    ("ZREM", "z", "a"),
+    ("ZPOPMIN", "z"),
+    ("ZREMRANGEBYSCORE", "z", "0", "9"),
+]
 
 
 def test_stop_writes_refuses_in_place_changes_before_they_happen(start_node):
@@ -104,9 +135,15 @@ def test_stop_writes_refuses_in_place_changes_before_they_happen(start_node):
         c.call("RPUSH", "l", "x", "y", "x")
         c.call("SADD", "s", "m1", "m2")
         c.call("ZADD", "z", "1", "a", "2", "b")
+
         def state():
-            return [c.call("HGETALL", "h"), c.call("LRANGE", "l", "0", "-1"),
-                    sorted(c.call("SMEMBERS", "s")), c.call("ZRANGE", "z", "0", "-1", "WITHSCORES")]
+            return [
+                c.call("HGETALL", "h"),
+                c.call("LRANGE", "l", "0", "-1"),
+                sorted(c.call("SMEMBERS", "s")),
+                c.call("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+            ]
+
         i = 0
         while not isinstance(c.call("SET", f"fill{i}", "x" * 500), Exception):
             i += 1
@@ -131,7 +168,8 @@ def test_stop_writes_mark_changes_at_run_time(start_node):
 def test_eviction_removes_soonest_to_expire_first(start_node):
     node = start_node(
         "[namespaces.test]\nnsup-period = 1\nmemory-size = '64K'\nevict-used-pct = 40\n"
-        "stop-writes-used-pct = 90\nevict-tenths-pct = 500\n")
+        "stop-writes-used-pct = 90\nevict-tenths-pct = 500\n"
+    )
     with RawClient.to(node) as c:
         ttl_keys = [f"t{i:03d}" for i in range(60)]
         for i, key in enumerate(ttl_keys):
@@ -146,8 +184,9 @@ def test_eviction_removes_soonest_to_expire_first(start_node):
             before = namespace_stats(c)
             gone = len(ttl_keys) - sum(c.call("EXISTS", k) for k in ttl_keys)
             after = namespace_stats(c)
-            return (float(after["memory_used_pct"]) <= 40
-                    and int(before["evicted_objects"]) == gone == int(after["evicted_objects"]))
+            return float(after["memory_used_pct"]) <= 40 and int(
+                before["evicted_objects"]
+            ) == gone == int(after["evicted_objects"])
 
         wait_until(settled, 15, "eviction to bring memory under evict-used-pct")
         alive = [k for k in ttl_keys if c.call("EXISTS", k)]

@@ -131,8 +131,14 @@ def test_lmove_rpoplpush(r):
 
 def test_errors(r):
     r.set("str", "x")
-    for call in (lambda: r.lpush("str", "a"), lambda: r.lrange("str", 0, -1), lambda: r.llen("str"),
-                 lambda: r.lpop("str"), lambda: r.rpoplpush("str", "l"), lambda: r.lpos("str", "a")):
+    for call in (
+        lambda: r.lpush("str", "a"),
+        lambda: r.lrange("str", 0, -1),
+        lambda: r.llen("str"),
+        lambda: r.lpop("str"),
+        lambda: r.rpoplpush("str", "l"),
+        lambda: r.lpos("str", "a"),
+    ):
         with pytest.raises(redis.ResponseError) as e:
             call()
         assert err(e) == WRONGTYPE
@@ -177,7 +183,11 @@ def test_ttl_and_generation(r):
     r.rpush("l", "b")
     assert 0 < r.ttl("l") <= 100  # pushes keep the TTL
     meta = r.execute_command("AS.GETMETA", "l")
-    gen = meta[b"generation"] if isinstance(meta, dict) else dict(zip(meta[0::2], meta[1::2], strict=True))[b"generation"]
+    gen = (
+        meta[b"generation"]
+        if isinstance(meta, dict)
+        else dict(zip(meta[0::2], meta[1::2], strict=True))[b"generation"]
+    )
     assert gen == 3
 
 
@@ -203,7 +213,9 @@ def test_large_list_is_not_quadratic(r):
 
 def _client(r, **kw):
     kwargs = r.connection_pool.connection_kwargs
-    return redis.Redis(host=kwargs["host"], port=kwargs["port"], protocol=kwargs.get("protocol", 2), **kw)
+    return redis.Redis(
+        host=kwargs["host"], port=kwargs["port"], protocol=kwargs.get("protocol", 2), **kw
+    )
 
 
 def _later(delay: float, fn):
@@ -322,8 +334,11 @@ def test_disconnected_waiter_is_dropped(r):
 
 
 def test_timeout_errors(r):
-    for value, text in (("x", "timeout is not a float or out of range"), ("-1", "timeout is negative"),
-                        ("nan", "timeout is not a float or out of range")):
+    for value, text in (
+        ("x", "timeout is not a float or out of range"),
+        ("-1", "timeout is negative"),
+        ("nan", "timeout is not a float or out of range"),
+    ):
         with pytest.raises(redis.ResponseError) as e:
             r.execute_command("BLPOP", "k", value)
         assert err(e) == text
@@ -334,5 +349,10 @@ def test_timeout_errors(r):
 
 
 def test_command_getkeys(r):
-    assert [k.encode() if isinstance(k, str) else k for k in r.command_getkeys("BLPOP", "a", "b", "1")] == [b"a", b"b"]
-    assert [k.encode() if isinstance(k, str) else k for k in r.command_getkeys("LMOVE", "a", "b", "LEFT", "LEFT")] == [b"a", b"b"]
+    assert [
+        k.encode() if isinstance(k, str) else k for k in r.command_getkeys("BLPOP", "a", "b", "1")
+    ] == [b"a", b"b"]
+    assert [
+        k.encode() if isinstance(k, str) else k
+        for k in r.command_getkeys("LMOVE", "a", "b", "LEFT", "LEFT")
+    ] == [b"a", b"b"]

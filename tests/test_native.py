@@ -62,7 +62,12 @@ def test_put_updates_merge_and_null_deletes_bins(rc):
     rc.call("AS.PUT", "k", "BINS", "b", "3", "c", "x")
     assert get(rc, "k")[b"bins"] == {b"a": 1, b"b": 3, b"c": b"x"}
     assert meta(rc, "k")[b"generation"] == 2
-    rc.call("AS.PUT", "k", "JSON", '{"a": null, "f": 1.5, "l": [1, "two", {"x": true}], "m": {"k": "v"}}')
+    rc.call(
+        "AS.PUT",
+        "k",
+        "JSON",
+        '{"a": null, "f": 1.5, "l": [1, "two", {"x": true}], "m": {"k": "v"}}',
+    )
     bins = get(rc, "k")[b"bins"]
     assert set(bins) == {b"b", b"c", b"f", b"l", b"m"}
     assert float(bins[b"f"]) == 1.5
@@ -82,13 +87,21 @@ def test_single_value_bin_is_a_redis_string(rc):
     assert as_map(rc.call("HGETALL", "s")) == {b"value": b"hello", b"other": b"x"}
 
 
-@pytest.mark.parametrize("action,exists_before,ok", [
-    ("UPDATE", False, True), ("UPDATE", True, True),
-    ("UPDATE_ONLY", False, False), ("UPDATE_ONLY", True, True),
-    ("REPLACE", False, True), ("REPLACE", True, True),
-    ("REPLACE_ONLY", False, False), ("REPLACE_ONLY", True, True),
-    ("CREATE_ONLY", False, True), ("CREATE_ONLY", True, False),
-])
+@pytest.mark.parametrize(
+    "action,exists_before,ok",
+    [
+        ("UPDATE", False, True),
+        ("UPDATE", True, True),
+        ("UPDATE_ONLY", False, False),
+        ("UPDATE_ONLY", True, True),
+        ("REPLACE", False, True),
+        ("REPLACE", True, True),
+        ("REPLACE_ONLY", False, False),
+        ("REPLACE_ONLY", True, True),
+        ("CREATE_ONLY", False, True),
+        ("CREATE_ONLY", True, False),
+    ],
+)
 def test_record_exists_actions(rc, action, exists_before, ok):
     if exists_before:
         rc.call("AS.PUT", "k", "BINS", "old", "1")
@@ -150,7 +163,9 @@ def test_ttl_values(rc):
     rc.call("AS.PUT", "k", "TTL", "0", "BINS", "a", "5")  # 0: the namespace default-ttl (0)
     assert meta(rc, "k")[b"ttl"] == -1
     assert coded(rc.error("AS.PUT", "k", "TTL", "-3", "BINS", "a", "1"), "PARAMETER", 4)
-    assert coded(rc.error("AS.PUT", "k", "TTL", str(11 * 365 * 86400), "BINS", "a", "1"), "PARAMETER", 4)
+    assert coded(
+        rc.error("AS.PUT", "k", "TTL", str(11 * 365 * 86400), "BINS", "a", "1"), "PARAMETER", 4
+    )
     assert get(rc, "k")[b"bins"] == {b"a": 5}
 
 
@@ -189,10 +204,41 @@ def test_exists_delete_touch(rc):
 
 def test_operate(rc):
     rc.call("AS.PUT", "k", "BINS", "name", "ann", "n", "5", "gone", "x")
-    reply = as_map(rc.call("AS.OPERATE", "k", "OPS", "INCR", "n", "2", "READ", "n",
-                           "APPEND", "name", "ie", "PREPEND", "name", "j", "READ", "name",
-                           "DELETE", "gone", "WRITE", "new", "7", "INCR", "f", "0.5",
-                           "INCR", "f", "1.25", "READ", "f", "READ", "missing"))
+    reply = as_map(
+        rc.call(
+            "AS.OPERATE",
+            "k",
+            "OPS",
+            "INCR",
+            "n",
+            "2",
+            "READ",
+            "n",
+            "APPEND",
+            "name",
+            "ie",
+            "PREPEND",
+            "name",
+            "j",
+            "READ",
+            "name",
+            "DELETE",
+            "gone",
+            "WRITE",
+            "new",
+            "7",
+            "INCR",
+            "f",
+            "0.5",
+            "INCR",
+            "f",
+            "1.25",
+            "READ",
+            "f",
+            "READ",
+            "missing",
+        )
+    )
     results = reply[b"results"]
     assert results[1] == 7 and results[4] == b"jannie" and float(results[9]) == 1.75
     assert results[10] is None
@@ -227,12 +273,18 @@ def test_operate_is_atomic(rc):
 
 def test_operate_on_missing_records(rc):
     assert coded(rc.error("AS.OPERATE", "k", "OPS", "READ", "a"), "KEY_NOT_FOUND", 2)
-    assert coded(rc.error("AS.OPERATE", "k", "EXISTS", "UPDATE_ONLY", "OPS", "WRITE", "a", "1"),
-                 "KEY_NOT_FOUND", 2)
+    assert coded(
+        rc.error("AS.OPERATE", "k", "EXISTS", "UPDATE_ONLY", "OPS", "WRITE", "a", "1"),
+        "KEY_NOT_FOUND",
+        2,
+    )
     reply = as_map(rc.call("AS.OPERATE", "k", "OPS", "INCR", "c", "1", "READ", "c"))
     assert reply[b"results"] == [None, 1] and reply[b"generation"] == 1
-    assert coded(rc.error("AS.OPERATE", "k", "EXISTS", "CREATE_ONLY", "OPS", "WRITE", "a", "1"),
-                 "KEY_EXISTS", 5)
+    assert coded(
+        rc.error("AS.OPERATE", "k", "EXISTS", "CREATE_ONLY", "OPS", "WRITE", "a", "1"),
+        "KEY_EXISTS",
+        5,
+    )
     # deleting the last bin deletes the record, as in Aerospike
     rc.call("AS.OPERATE", "k", "OPS", "DELETE", "c")
     assert rc.call("AS.EXISTS", "k") == 0
@@ -249,13 +301,22 @@ def test_operate_on_redis_values(rc):
 
 
 def test_put_syntax_errors(rc):
-    for args in (["k", "BINS"], ["k", "BINS", "a"], ["k", "FOO", "1", "BINS", "a", "1"],
-                 ["k", "EXISTS", "MAYBE", "BINS", "a", "1"], ["k", "TTL", "1", "a", "1"],
-                 ["k", "JSON", "{}", "extra"], ["k", "COMMIT", "SOME", "BINS", "a", "1"]):
+    for args in (
+        ["k", "BINS"],
+        ["k", "BINS", "a"],
+        ["k", "FOO", "1", "BINS", "a", "1"],
+        ["k", "EXISTS", "MAYBE", "BINS", "a", "1"],
+        ["k", "TTL", "1", "a", "1"],
+        ["k", "JSON", "{}", "extra"],
+        ["k", "COMMIT", "SOME", "BINS", "a", "1"],
+    ):
         text = rc.error("AS.PUT", *args)
-        assert text in ("ERR syntax error", "ERR wrong number of arguments for 'as.put' command"), args
+        assert text in ("ERR syntax error", "ERR wrong number of arguments for 'as.put' command"), (
+            args
+        )
     assert rc.error("AS.PUT", "k", "TTL", "x", "BINS", "a", "1") == (
-        "ERR value is not an integer or out of range")
+        "ERR value is not an integer or out of range"
+    )
     assert coded(rc.error("AS.PUT", "k", "JSON", "not json"), "PARAMETER", 4)
     assert coded(rc.error("AS.PUT", "k", "JSON", "[1, 2]"), "PARAMETER", 4)
     assert rc.call("AS.EXISTS", "k") == 0
@@ -276,15 +337,29 @@ def test_bin_name_limit(start_node):
 
 
 def test_namespaces_and_sets(rc):
-    rc.call("MSET", "test:users:1", "a", "test:users:2", "b", "test:cars:1", "c", "plain", "d",
-            "other:users:1", "e")
+    rc.call(
+        "MSET",
+        "test:users:1",
+        "a",
+        "test:users:2",
+        "b",
+        "test:cars:1",
+        "c",
+        "plain",
+        "d",
+        "other:users:1",
+        "e",
+    )
     spaces = as_map(rc.call("AS.NAMESPACES"))
     test = as_map(spaces[b"test"])
     assert test[b"objects"] == 4 and test[b"sets"] == 2 and test[b"memory_used_bytes"] > 0
     assert as_map(spaces[b"other"])[b"objects"] == 1
     sets = {k: as_map(v) for k, v in as_map(rc.call("AS.SETS")).items()}
-    assert sets == {b"test:users": {b"objects": 2}, b"test:cars": {b"objects": 1},
-                    b"other:users": {b"objects": 1}}
+    assert sets == {
+        b"test:users": {b"objects": 2},
+        b"test:cars": {b"objects": 1},
+        b"other:users": {b"objects": 1},
+    }
     assert set(as_map(rc.call("AS.SETS", "other"))) == {b"other:users"}
     assert coded(rc.error("AS.SETS", "nope"), "NAMESPACE", 20)
     rc.call("DEL", "test:cars:1")
@@ -331,7 +406,10 @@ def test_truncate(rc):
     assert rc.call("GET", "test:a:1") == b"again"
     assert coded(rc.error("AS.TRUNCATE", "nope"), "NAMESPACE", 20)
     assert rc.error("AS.TRUNCATE", "test", "a", "b") == "ERR syntax error"
-    assert rc.error("AS.TRUNCATE", "test", "BEFORE", "x") == "ERR value is not an integer or out of range"
+    assert (
+        rc.error("AS.TRUNCATE", "test", "BEFORE", "x")
+        == "ERR value is not an integer or out of range"
+    )
 
 
 def test_native_replies_are_resp3_maps(node):

@@ -13,8 +13,9 @@ import pytest
 from tests.helpers import RawClient, encode
 
 
-def exchange(host: str, port: int, data: bytes, chunks: int = 1, first: float = 0.3,
-             idle: float = 0.1) -> tuple[bytes, bool]:
+def exchange(
+    host: str, port: int, data: bytes, chunks: int = 1, first: float = 0.3, idle: float = 0.1
+) -> tuple[bytes, bool]:
     """Send `data` (optionally in pieces); return (everything answered, closed by server).
 
     Waits up to `first` seconds for an answer to start, then until the server has been
@@ -48,8 +49,10 @@ def both(node, redis_server, data: bytes, chunks: int = 1):
     def run(name, host, port):
         results[name] = exchange(host, port, data, chunks)
 
-    threads = [threading.Thread(target=run, args=("mine", node.host, node.port)),
-               threading.Thread(target=run, args=("theirs", *redis_server))]
+    threads = [
+        threading.Thread(target=run, args=("mine", node.host, node.port)),
+        threading.Thread(target=run, args=("theirs", *redis_server)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -119,11 +122,15 @@ def test_answers_match_redis(node, redis_server, data_guard, data):
     assert mine == theirs
 
 
-@pytest.mark.parametrize("data", [
-    b"*1\r\n$4\r\nPING\r\n" * 3,
-    b'SET p "a b"\r\nGET p\r\n*2\r\n$3\r\nGET\r\n$1\r\np\r\n',
-    b"*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$10\r\n0123456789\r\n*2\r\n$3\r\nGET\r\n$1\r\nq\r\n",
-], ids=["mbulk", "mixed-inline", "bulk-values"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"*1\r\n$4\r\nPING\r\n" * 3,
+        b'SET p "a b"\r\nGET p\r\n*2\r\n$3\r\nGET\r\n$1\r\np\r\n',
+        b"*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$10\r\n0123456789\r\n*2\r\n$3\r\nGET\r\n$1\r\nq\r\n",
+    ],
+    ids=["mbulk", "mixed-inline", "bulk-values"],
+)
 def test_byte_by_byte_delivery(node, redis_server, data_guard, data):
     """The same request split into single bytes answers exactly as in one piece."""
     whole, theirs = both(node, redis_server, data)
@@ -145,8 +152,11 @@ def test_protocol_error_closes_only_that_connection(node, data_guard):
 def test_pipelining_many_commands(node, data_guard):
     with RawClient.to(node) as c:
         n = 5000
-        c.send(b"".join(encode("SET", f"p{i}", i) for i in range(n)) +
-               b"".join(encode("GET", f"p{i}") for i in range(n)) + encode("DEL", *[f"p{i}" for i in range(n)]))
+        c.send(
+            b"".join(encode("SET", f"p{i}", i) for i in range(n))
+            + b"".join(encode("GET", f"p{i}") for i in range(n))
+            + encode("DEL", *[f"p{i}" for i in range(n)])
+        )
         for _ in range(n):
             assert c.read() == b"OK"
         for i in range(n):
@@ -156,8 +166,14 @@ def test_pipelining_many_commands(node, data_guard):
 
 def test_pipeline_with_errors_in_the_middle(node, data_guard):
     with RawClient.to(node) as c:
-        c.send(encode("SET", "m", "1") + encode("NOSUCH") + encode("GET") + encode("INCR", "guard") +
-               encode("INCR", "m") + b"PING\r\n")
+        c.send(
+            encode("SET", "m", "1")
+            + encode("NOSUCH")
+            + encode("GET")
+            + encode("INCR", "guard")
+            + encode("INCR", "m")
+            + b"PING\r\n"
+        )
         assert c.read() == b"OK"
         assert str(c.read()).startswith("ERR unknown command 'NOSUCH'")
         assert str(c.read()) == "ERR wrong number of arguments for 'get' command"
@@ -195,7 +211,8 @@ def test_proto_max_bulk_len(start_node):
         assert c.call("EXISTS", "k") == 0
         assert c.call("SET", "k", "x" * 4096) == b"OK"
         assert c.error("APPEND", "k", "x") == (
-            "ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+        )
         assert c.call("STRLEN", "k") == 4096
 
 
@@ -207,8 +224,9 @@ def test_binary_junk_never_hurts(node, data_guard):
             junk = b"*" + junk  # looks like a multibulk at first
         elif i % 3 == 1:
             junk = b"*2\r\n$3\r\nGET\r\n$" + junk
-        out, closed = exchange(node.host, node.port, junk, chunks=rng.randrange(1, 4), first=0.05,
-                               idle=0.02)
+        out, closed = exchange(
+            node.host, node.port, junk, chunks=rng.randrange(1, 4), first=0.05, idle=0.02
+        )
         assert out == b"" or out.startswith((b"-", b"+", b"$", b":", b"*")), out
     with RawClient.to(node) as c:
         assert c.call("PING") == b"PONG"
@@ -222,8 +240,7 @@ def test_clients_keep_being_served_during_abuse(node, data_guard):
         rng = random.Random(7)
         while not stop.is_set():
             try:
-                exchange(node.host, node.port, b"*1\r\n" + rng.randbytes(50),
-                         first=0.01, idle=0.01)
+                exchange(node.host, node.port, b"*1\r\n" + rng.randbytes(50), first=0.01, idle=0.01)
             except OSError as exc:  # pragma: no cover - a refused connection would be a bug
                 errors.append(exc)
 
@@ -243,7 +260,7 @@ def test_clients_keep_being_served_during_abuse(node, data_guard):
 
 def test_resp3_connection_survives_bad_input(node, data_guard):
     with RawClient.to(node, 3) as c:
-        assert c.error("NOSUCH") .startswith("ERR unknown command")
+        assert c.error("NOSUCH").startswith("ERR unknown command")
         assert c.call("HGETALL", "guard:h") == {b"f": b"v"}
         c.send(b"*1\r\n$x\r\n")
         assert str(c.read()) == "ERR Protocol error: invalid bulk length"

@@ -12,7 +12,8 @@ from respike.resp.reader import ProtocolError, RequestReader, encode_command
 
 # Arguments full of the bytes the fast path looks for: headers, CRLFs, '+', '=', '$', '*'.
 ARG = st.binary(max_size=40) | st.sampled_from(
-    [b"*1234567", b"$123456789", b"\r\n+x", b"\r\n=", b"*", b"$-1", b"\r\n", b"", b"x" * 300])
+    [b"*1234567", b"$123456789", b"\r\n+x", b"\r\n=", b"*", b"$-1", b"\r\n", b"", b"x" * 300]
+)
 COMMAND = st.lists(ARG, min_size=1, max_size=6)
 
 
@@ -47,7 +48,10 @@ def drive(reader: RequestReader, chunks: list[bytes]) -> list[list[bytes]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(commands=st.lists(COMMAND, min_size=1, max_size=12), cuts=st.lists(st.integers(0, 5000), max_size=12))
+@given(
+    commands=st.lists(COMMAND, min_size=1, max_size=12),
+    cuts=st.lists(st.integers(0, 5000), max_size=12),
+)
 def test_any_split_gives_the_same_commands(commands, cuts):
     stream = b"".join(encode_command(c) for c in commands)
     points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
@@ -66,7 +70,11 @@ def test_byte_by_byte(commands, size):
 def test_inline_after_multibulk_and_errors_after_good_commands():
     reader = RequestReader()
     good = encode_command([b"SET", b"k", b"v"])
-    assert drive(reader, [good, b"PING\r\n", good]) == [[b"SET", b"k", b"v"], [b"PING"], [b"SET", b"k", b"v"]]
+    assert drive(reader, [good, b"PING\r\n", good]) == [
+        [b"SET", b"k", b"v"],
+        [b"PING"],
+        [b"SET", b"k", b"v"],
+    ]
     reader = RequestReader()
     try:
         drive(reader, [good + b"*1\r\n$600000000\r\n"])

@@ -20,8 +20,18 @@ command info config dbsize flushdb flushall time function debug""".split()
 
 # Flags whose meaning clients act on (cluster routing, read-only replicas, OOM handling).
 ROUTING_FLAGS = {b"write", b"readonly", b"denyoom", b"fast", b"admin", b"noscript"}
-DOC_TYPES = {b"key", b"string", b"integer", b"double", b"pattern", b"unix-time", b"token",
-             b"oneof", b"block", b"pure-token"}
+DOC_TYPES = {
+    b"key",
+    b"string",
+    b"integer",
+    b"double",
+    b"pattern",
+    b"unix-time",
+    b"token",
+    b"oneof",
+    b"block",
+    b"pure-token",
+}
 
 
 @pytest.fixture
@@ -63,12 +73,24 @@ def test_command_matches_redis_for_arity_flags_and_key_positions(node, ref):
     assert compared > 70
 
 
-@pytest.mark.parametrize("args", [
-    ["GET", "a"], ["SET", "a", "1", "EX", "10"], ["MSET", "a", "1", "b", "2", "c", "3"],
-    ["MGET", "a", "b", "c"], ["DEL", "a", "b"], ["RENAME", "a", "b"], ["HSET", "h", "f", "v"],
-    ["EXPIRE", "a", "10", "NX"], ["WATCH", "a", "b"], ["EXISTS", "x", "y", "z"],
-    ["GETEX", "a", "PERSIST"], ["HSCAN", "h", "0", "COUNT", "5"], ["TOUCH", "a", "b"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["GET", "a"],
+        ["SET", "a", "1", "EX", "10"],
+        ["MSET", "a", "1", "b", "2", "c", "3"],
+        ["MGET", "a", "b", "c"],
+        ["DEL", "a", "b"],
+        ["RENAME", "a", "b"],
+        ["HSET", "h", "f", "v"],
+        ["EXPIRE", "a", "10", "NX"],
+        ["WATCH", "a", "b"],
+        ["EXISTS", "x", "y", "z"],
+        ["GETEX", "a", "PERSIST"],
+        ["HSCAN", "h", "0", "COUNT", "5"],
+        ["TOUCH", "a", "b"],
+    ],
+)
 def test_command_getkeys_matches_redis(node, ref, args):
     with RawClient.to(node) as c:
         assert c.call("COMMAND", "GETKEYS", *args) == ref.call("COMMAND", "GETKEYS", *args)
@@ -76,11 +98,22 @@ def test_command_getkeys_matches_redis(node, ref, args):
         assert [k for k, _ in flags] == ref.call("COMMAND", "GETKEYS", *args)
 
 
-@pytest.mark.parametrize("args", [
-    ["GETKEYS"], ["GETKEYS", "GET"], ["GETKEYS", "NOPE", "a"], ["GETKEYS", "PING", "x"],
-    ["GETKEYS", "GET", "a", "b"], ["GETKEYS", "MSET", "a"], ["GETKEYS", "ECHO", "a", "b"],
-    ["GETKEYSANDFLAGS", "PING"], ["NOPE"], ["COUNT", "x"], ["INFO"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["GETKEYS"],
+        ["GETKEYS", "GET"],
+        ["GETKEYS", "NOPE", "a"],
+        ["GETKEYS", "PING", "x"],
+        ["GETKEYS", "GET", "a", "b"],
+        ["GETKEYS", "MSET", "a"],
+        ["GETKEYS", "ECHO", "a", "b"],
+        ["GETKEYSANDFLAGS", "PING"],
+        ["NOPE"],
+        ["COUNT", "x"],
+        ["INFO"],
+    ],
+)
 def test_command_errors_match_redis(node, ref, args):
     with RawClient.to(node) as c:
         mine, theirs = c.call("COMMAND", *args), ref.call("COMMAND", *args)
@@ -102,7 +135,9 @@ def test_command_count_info_list(r, rc):
     names = rc.call("COMMAND", "LIST")
     assert b"get" in names and b"client|kill" in names and b"as.put" in names
     assert sorted(rc.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "hinc*")) == [
-        b"hincrby", b"hincrbyfloat"]
+        b"hincrby",
+        b"hincrbyfloat",
+    ]
     assert b"hget" in rc.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "hash")
     assert rc.call("COMMAND", "LIST", "FILTERBY", "MODULE", "x") == []
     assert rc.error("COMMAND", "LIST", "FILTERBY", "FOO", "x") == "ERR syntax error"
@@ -149,8 +184,14 @@ def test_command_docs_shape_is_what_redis_cli_expects(node):
 def test_info_sections(r, rc):
     r.mset({"a": "1", "test:s1:b": "2", "other:c": "3"})
     text = rc.call("INFO")
-    for header in (b"# Server", b"# Clients", b"# Memory", b"# Stats", b"# Keyspace",
-                   b"# Namespace"):
+    for header in (
+        b"# Server",
+        b"# Clients",
+        b"# Memory",
+        b"# Stats",
+        b"# Keyspace",
+        b"# Namespace",
+    ):
         assert header in text
     info = info_dict(text)
     assert info["redis_version"] == "7.2.0"
@@ -201,8 +242,11 @@ def test_config_get(r, rc):
     assert as_map(rc.call("CONFIG", "GET", "appendonly")) == {b"appendonly": b"no"}
     assert r.config_get("maxmemory") == {"maxmemory": "0"}
     got = as_map(rc.call("CONFIG", "GET", "test.default-ttl", "test.nsup-period", "port"))
-    assert got == {b"test.default-ttl": b"0", b"test.nsup-period": b"1",
-                   b"port": str(r.connection_pool.connection_kwargs["port"]).encode()}
+    assert got == {
+        b"test.default-ttl": b"0",
+        b"test.nsup-period": b"1",
+        b"port": str(r.connection_pool.connection_kwargs["port"]).encode(),
+    }
     many = as_map(rc.call("CONFIG", "GET", "*.max-record-size"))
     assert many == {b"test.max-record-size": b"1048576", b"other.max-record-size": b"1048576"}
     assert as_map(rc.call("CONFIG", "GET", "TEST.DEFAULT-TTL")) == {b"test.default-ttl": b"0"}
@@ -218,7 +262,10 @@ def test_config_set_namespace_setting_takes_effect(r, rc):
         assert 299 <= r.ttl("k") <= 300
         r.set("other:k", "v")  # another namespace: unaffected
         assert r.ttl("other:k") == -1
-        assert rc.call("CONFIG", "SET", "test.default-ttl", "1h", "test.max-record-size", "1K") == b"OK"
+        assert (
+            rc.call("CONFIG", "SET", "test.default-ttl", "1h", "test.max-record-size", "1K")
+            == b"OK"
+        )
         assert as_map(rc.call("CONFIG", "GET", "test.default-ttl"))[b"test.default-ttl"] == b"3600"
         text = rc.error("SET", "big", "x" * 2000)
         assert text.startswith("RECORD_TOO_BIG") and text.endswith("(13)")
@@ -238,9 +285,12 @@ def test_config_set_errors(rc):
 
 def _config_set_errors(rc):
     assert rc.error("CONFIG", "SET", "nosuch", "1") == (
-        "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'")
+        "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+    )
     text = rc.error("CONFIG", "SET", "test.replication-factor", "3")
-    assert text.startswith("ERR CONFIG SET failed (possibly related to argument 'test.replication-factor')")
+    assert text.startswith(
+        "ERR CONFIG SET failed (possibly related to argument 'test.replication-factor')"
+    )
     assert "restart" in text
     text = rc.error("CONFIG", "SET", "test.default-ttl", "soon")
     assert text.startswith("ERR CONFIG SET failed") and "default-ttl" in text
@@ -248,7 +298,9 @@ def _config_set_errors(rc):
     assert text.startswith("ERR CONFIG SET failed (possibly related to argument 'test.max-ttl')")
     assert "'default-ttl' exceeds 'max-ttl'" in text
     text = rc.error("CONFIG", "SET", "test.nsup-period", "5", "test.default-ttl", "x")
-    assert text.startswith("ERR CONFIG SET failed (possibly related to argument 'test.default-ttl')")
+    assert text.startswith(
+        "ERR CONFIG SET failed (possibly related to argument 'test.default-ttl')"
+    )
     text = rc.error("CONFIG", "SET", "test.nsup-period", "5", "test.nsup-period", "6")
     assert text.endswith("duplicate parameter")
     # valid only together: both at once are accepted
@@ -297,7 +349,9 @@ def test_function_flush(rc):
     assert rc.call("FUNCTION", "FLUSH") == b"OK"
     assert rc.call("FUNCTION", "FLUSH", "ASYNC") == b"OK"
     assert rc.call("FUNCTION", "FLUSH", "sync") == b"OK"
-    assert rc.error("FUNCTION", "FLUSH", "NOW") == "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+    assert (
+        rc.error("FUNCTION", "FLUSH", "NOW") == "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+    )
     assert rc.call("FUNCTION", "LIST") == []
     assert rc.error("FUNCTION", "NOPE") == "ERR unknown subcommand 'NOPE'. Try FUNCTION HELP."
 
@@ -327,14 +381,16 @@ def test_debug_sleep_blocks_only_the_caller(node, rc):
 def test_unknown_command_and_arity_texts(rc):
     assert rc.error("NOPE") == "ERR unknown command 'NOPE', with args beginning with: "
     assert rc.error("NOPE", "a", "b c") == (
-        "ERR unknown command 'NOPE', with args beginning with: 'a' 'b c' ")
+        "ERR unknown command 'NOPE', with args beginning with: 'a' 'b c' "
+    )
     long = rc.error("NOPE", "x" * 200, "y")
     assert long == "ERR unknown command 'NOPE', with args beginning with: '" + "x" * 128 + "' "
     assert rc.error("GET") == arity("get")
     assert rc.error("CLIENT", "SETNAME") == arity("client|setname")
     with pytest.raises(redis.ResponseError, match="unknown command"):
-        rc_redis = redis.Redis(host=rc.sock.getpeername()[0], port=rc.sock.getpeername()[1],
-                               protocol=rc.proto)
+        rc_redis = redis.Redis(
+            host=rc.sock.getpeername()[0], port=rc.sock.getpeername()[1], protocol=rc.proto
+        )
         try:
             rc_redis.execute_command("NOPE")
         finally:

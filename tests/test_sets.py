@@ -84,7 +84,9 @@ def test_algebra_and_store(r):
     assert r.sdiffstore("d", "a", "b", "c") == 1 and r.smembers("d") == {b"1"}
     assert r.sinterstore("d", "a", "nos") == 0 and r.exists("d") == 0
     r.set("str", "x")
-    assert r.sunionstore("str", "a") == 3 and r.type("str") == b"set"  # the destination is overwritten
+    assert (
+        r.sunionstore("str", "a") == 3 and r.type("str") == b"set"
+    )  # the destination is overwritten
     assert r.sintercard(2, ["a", "b"]) == 2 and r.sintercard(2, ["a", "b"], limit=1) == 1
     r.set("str2", "x")
     with pytest.raises(redis.ResponseError) as e:
@@ -131,8 +133,14 @@ def test_sscan_sees_survivors_while_set_changes(r):
 
 def test_errors(r):
     r.set("str", "x")
-    for call in (lambda: r.sadd("str", "a"), lambda: r.smembers("str"), lambda: r.scard("str"),
-                 lambda: r.spop("str"), lambda: r.sismember("str", "a"), lambda: r.sinter("str")):
+    for call in (
+        lambda: r.sadd("str", "a"),
+        lambda: r.smembers("str"),
+        lambda: r.scard("str"),
+        lambda: r.spop("str"),
+        lambda: r.sismember("str", "a"),
+        lambda: r.sinter("str"),
+    ):
         with pytest.raises(redis.ResponseError) as e:
             call()
         assert err(e) == WRONGTYPE

@@ -26,8 +26,20 @@ def test_get_set_roundtrip_binary_and_empty(r):
 
 def test_integers_read_back_byte_exact(r):
     # canonical integers are stored as integer bins; everything else stays bytes
-    for text in [b"0", b"-1", b"42", b"9223372036854775807", b"-9223372036854775808",
-                 b"007", b"+5", b" 5", b"1.0", b"-0", b"9223372036854775808", b"1e3"]:
+    for text in [
+        b"0",
+        b"-1",
+        b"42",
+        b"9223372036854775807",
+        b"-9223372036854775808",
+        b"007",
+        b"+5",
+        b" 5",
+        b"1.0",
+        b"-0",
+        b"9223372036854775808",
+        b"1e3",
+    ]:
         r.set("n", text)
         assert r.get("n") == text
         assert r.strlen("n") == len(text)
@@ -96,8 +108,17 @@ def test_set_exat_in_the_past_deletes(r):
 def test_set_errors(rc):
     assert rc.error("SET") == arity("set")
     assert rc.error("SET", "k") == arity("set")
-    for args in (["NX", "XX"], ["XX", "NX"], ["EX", "10", "PX", "100"], ["EX", "10", "KEEPTTL"],
-                 ["KEEPTTL", "EX", "10"], ["EX"], ["FOO"], ["PX"], ["EXAT", "10", "PXAT", "10"]):
+    for args in (
+        ["NX", "XX"],
+        ["XX", "NX"],
+        ["EX", "10", "PX", "100"],
+        ["EX", "10", "KEEPTTL"],
+        ["KEEPTTL", "EX", "10"],
+        ["EX"],
+        ["FOO"],
+        ["PX"],
+        ["EXAT", "10", "PXAT", "10"],
+    ):
         assert rc.error("SET", "k", "v", *args) == SYNTAX, args
     assert rc.error("SET", "k", "v", "EX", "abc") == NOT_INT
     for bad in ("0", "-1", "9223372036854775807"):
@@ -126,7 +147,9 @@ def test_setex_psetex(r, rc):
     assert 99000 <= r.pttl("p") <= 100000
     for cmd in ("SETEX", "PSETEX"):
         assert rc.error(cmd, "k", "0", "v") == f"ERR invalid expire time in '{cmd.lower()}' command"
-        assert rc.error(cmd, "k", "-5", "v") == f"ERR invalid expire time in '{cmd.lower()}' command"
+        assert (
+            rc.error(cmd, "k", "-5", "v") == f"ERR invalid expire time in '{cmd.lower()}' command"
+        )
         assert rc.error(cmd, "k", "x", "v") == NOT_INT
         assert rc.error(cmd, "k", "10") == arity(cmd.lower())
 
@@ -229,8 +252,13 @@ def test_incr_errors_leave_value(rc):
     assert rc.error("DECRBY", "x", "-9223372036854775808") == "ERR decrement would overflow"
     assert rc.call("GET", "max") == b"9223372036854775807"
     rc.call("HSET", "h", "f", "1")
-    for cmd in (["INCR", "h"], ["DECR", "h"], ["INCRBY", "h", "1"], ["DECRBY", "h", "1"],
-                ["INCRBYFLOAT", "h", "1"]):
+    for cmd in (
+        ["INCR", "h"],
+        ["DECR", "h"],
+        ["INCRBY", "h", "1"],
+        ["DECRBY", "h", "1"],
+        ["INCRBYFLOAT", "h", "1"],
+    ):
         assert rc.error(*cmd) == WRONGTYPE
     assert rc.error("INCR") == arity("incr")
     assert rc.error("INCRBY", "a") == arity("incrby")
@@ -279,9 +307,18 @@ def test_append_strlen(r, rc):
 
 @pytest.mark.parametrize(
     "start,end,expected",
-    [(0, 4, b"Hello"), (-5, -1, b"World"), (0, -1, b"Hello World"), (5, 1, b""),
-     (-1, -5, b""), (0, -100, b"H"), (-100, 2, b"Hel"), (6, 100, b"World"), (100, 200, b""),
-     (-100, -50, b"H")],  # Redis 7 clamps both ends to 0
+    [
+        (0, 4, b"Hello"),
+        (-5, -1, b"World"),
+        (0, -1, b"Hello World"),
+        (5, 1, b""),
+        (-1, -5, b""),
+        (0, -100, b"H"),
+        (-100, 2, b"Hel"),
+        (6, 100, b"World"),
+        (100, 200, b""),
+        (-100, -50, b"H"),
+    ],  # Redis 7 clamps both ends to 0
 )
 def test_getrange(r, start, end, expected):
     r.set("s", "Hello World")
@@ -320,18 +357,39 @@ def test_setrange(r, rc):
 
 def test_string_commands_on_hash_are_wrongtype(rc):
     rc.call("HSET", "h", "f", "v")
-    for cmd in (["GET", "h"], ["GETSET", "h", "v"], ["GETDEL", "h"], ["GETEX", "h"],
-                ["STRLEN", "h"], ["APPEND", "h", "x"], ["GETRANGE", "h", "0", "1"],
-                ["SETRANGE", "h", "0", "x"], ["INCR", "h"], ["INCRBYFLOAT", "h", "1"]):
+    for cmd in (
+        ["GET", "h"],
+        ["GETSET", "h", "v"],
+        ["GETDEL", "h"],
+        ["GETEX", "h"],
+        ["STRLEN", "h"],
+        ["APPEND", "h", "x"],
+        ["GETRANGE", "h", "0", "1"],
+        ["SETRANGE", "h", "0", "x"],
+        ["INCR", "h"],
+        ["INCRBYFLOAT", "h", "1"],
+    ):
         assert rc.error(*cmd) == WRONGTYPE, cmd
     assert rc.call("HGETALL", "h") in ([b"f", b"v"], {b"f": b"v"})
 
 
 def test_string_arity_errors(rc):
-    for cmd, args in [("get", []), ("get", ["a", "b"]), ("setnx", ["a"]), ("setex", ["a", "1"]),
-                      ("psetex", ["a"]), ("getset", ["a"]), ("getdel", []), ("getex", []),
-                      ("incr", ["a", "b"]), ("decr", []), ("decrby", ["a"]),
-                      ("incrbyfloat", ["a"]), ("strlen", []), ("setrange", ["a", "1"])]:
+    for cmd, args in [
+        ("get", []),
+        ("get", ["a", "b"]),
+        ("setnx", ["a"]),
+        ("setex", ["a", "1"]),
+        ("psetex", ["a"]),
+        ("getset", ["a"]),
+        ("getdel", []),
+        ("getex", []),
+        ("incr", ["a", "b"]),
+        ("decr", []),
+        ("decrby", ["a"]),
+        ("incrbyfloat", ["a"]),
+        ("strlen", []),
+        ("setrange", ["a", "1"]),
+    ]:
         assert rc.error(cmd.upper(), *args) == arity(cmd), (cmd, args)
 
 
@@ -343,7 +401,11 @@ def test_key_names_select_namespace_and_set(r):
     r.set("other:s1:foo", "other-ns")
     r.set("nosuchns:x:y", "default-ns")
     assert r.mget("foo", "test:foo", "test:s1:foo", "other:s1:foo") == [
-        b"plain", b"ns-no-set", b"ns-set", b"other-ns"]
+        b"plain",
+        b"ns-no-set",
+        b"ns-set",
+        b"other-ns",
+    ]
     assert r.dbsize() == 5
     meta = as_map(r.execute_command("AS.GETMETA", "other:s1:foo"))
     assert (meta[b"namespace"], meta[b"set"], meta[b"key"]) == (b"other", b"s1", b"foo")

@@ -84,11 +84,22 @@ def test_discard(rc):
     assert rc.error("DISCARD") == "ERR DISCARD without MULTI"
 
 
-@pytest.mark.parametrize("write", [
-    ["SET", "k", "other"], ["SET", "k", "v"], ["INCR", "n"], ["DEL", "k"], ["EXPIRE", "k", "100"],
-    ["APPEND", "k", "x"], ["RENAME", "k", "elsewhere"], ["SETRANGE", "k", "0", "v"],
-    ["AS.TOUCH", "k"], ["FLUSHALL"], ["GETEX", "k", "EX", "100"],
-])
+@pytest.mark.parametrize(
+    "write",
+    [
+        ["SET", "k", "other"],
+        ["SET", "k", "v"],
+        ["INCR", "n"],
+        ["DEL", "k"],
+        ["EXPIRE", "k", "100"],
+        ["APPEND", "k", "x"],
+        ["RENAME", "k", "elsewhere"],
+        ["SETRANGE", "k", "0", "v"],
+        ["AS.TOUCH", "k"],
+        ["FLUSHALL"],
+        ["GETEX", "k", "EX", "100"],
+    ],
+)
 def test_watch_fails_exec_when_another_client_wrote(rc, other, write):
     rc.call("SET", "k", "v")
     rc.call("SET", "n", "1")
@@ -204,10 +215,16 @@ def test_other_clients_see_all_or_nothing(rc, other):
     """EXEC runs in one event-loop step: another client never sees half of it."""
     rc.call("MSET", "x", "0", "y", "0")
     for i in range(1, 30):
-        rc.send(b"".join([b"*1\r\n$5\r\nMULTI\r\n",
-                          b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$%d\r\n%d\r\n" % (len(str(i)), i),
-                          b"*3\r\n$3\r\nSET\r\n$1\r\ny\r\n$%d\r\n%d\r\n" % (len(str(i)), i),
-                          b"*1\r\n$4\r\nEXEC\r\n"]))
+        rc.send(
+            b"".join(
+                [
+                    b"*1\r\n$5\r\nMULTI\r\n",
+                    b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$%d\r\n%d\r\n" % (len(str(i)), i),
+                    b"*3\r\n$3\r\nSET\r\n$1\r\ny\r\n$%d\r\n%d\r\n" % (len(str(i)), i),
+                    b"*1\r\n$4\r\nEXEC\r\n",
+                ]
+            )
+        )
         x, y = other.call("MGET", "x", "y")
         assert x == y
         for _ in range(4):

@@ -45,10 +45,22 @@ def test_zadd_and_scores(r):
 
 def test_zadd_errors(r):
     cases = [
-        (["ZADD", "z", "NX", "XX", "1", "a"], "XX and NX options at the same time are not compatible"),
-        (["ZADD", "z", "GT", "LT", "1", "a"], "GT, LT, and/or NX options at the same time are not compatible"),
-        (["ZADD", "z", "NX", "GT", "1", "a"], "GT, LT, and/or NX options at the same time are not compatible"),
-        (["ZADD", "z", "INCR", "1", "a", "2", "b"], "INCR option supports a single increment-element pair"),
+        (
+            ["ZADD", "z", "NX", "XX", "1", "a"],
+            "XX and NX options at the same time are not compatible",
+        ),
+        (
+            ["ZADD", "z", "GT", "LT", "1", "a"],
+            "GT, LT, and/or NX options at the same time are not compatible",
+        ),
+        (
+            ["ZADD", "z", "NX", "GT", "1", "a"],
+            "GT, LT, and/or NX options at the same time are not compatible",
+        ),
+        (
+            ["ZADD", "z", "INCR", "1", "a", "2", "b"],
+            "INCR option supports a single increment-element pair",
+        ),
         (["ZADD", "z", "1", "a", "2"], "syntax error"),
         (["ZADD", "z", "x", "a"], "value is not a valid float"),
         (["ZADD", "z", "nan", "a"], "value is not a valid float"),
@@ -72,7 +84,11 @@ def test_rank_count_rem(r):
     r.zadd("z", {"a": 1, "b": 2, "c": 3, "d": 3})
     assert r.zrank("z", "a") == 0 and r.zrank("z", "d") == 3 and r.zrank("z", "x") is None
     assert r.zrevrank("z", "a") == 3
-    assert r.zcount("z", 2, 3) == 3 and r.zcount("z", "(2", "+inf") == 2 and r.zcount("z", "-inf", "(1") == 0
+    assert (
+        r.zcount("z", 2, 3) == 3
+        and r.zcount("z", "(2", "+inf") == 2
+        and r.zcount("z", "-inf", "(1") == 0
+    )
     assert r.zcount("nokey", 0, 1) == 0
     with pytest.raises(redis.ResponseError) as e:
         r.zcount("z", "x", 1)
@@ -90,12 +106,19 @@ def test_zrange_variants(r):
     assert r.zrange("z", "(1", 3, byscore=True) == [b"b", b"c"]
     assert r.zrange("z", 4, 2, byscore=True, desc=True) == [b"d", b"c", b"b"]
     assert r.zrange("z", "-inf", "+inf", byscore=True, offset=1, num=2) == [b"b", b"c"]
-    assert pairs(r.zrangebyscore("z", 2, "+inf", withscores=True)) == [(b"b", 2.0), (b"c", 3.0), (b"d", 4.0)]
+    assert pairs(r.zrangebyscore("z", 2, "+inf", withscores=True)) == [
+        (b"b", 2.0),
+        (b"c", 3.0),
+        (b"d", 4.0),
+    ]
     assert r.zrevrangebyscore("z", "+inf", "(3") == [b"d"]
     assert r.zrange("nokey", 0, -1) == []
     with pytest.raises(redis.ResponseError) as e:
         r.execute_command("ZRANGE", "z", "0", "1", "LIMIT", "0", "1")
-    assert err(e) == "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+    assert (
+        err(e)
+        == "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+    )
     with pytest.raises(redis.ResponseError) as e:
         r.execute_command("ZRANGE", "z", "[a", "[b", "BYLEX", "WITHSCORES")
     assert err(e) == "syntax error, WITHSCORES not supported in combination with BYLEX"
@@ -130,10 +153,17 @@ def test_zrangestore_and_combine(r):
     r.zadd("a", {"x": 1, "y": 2, "z": 3})
     r.zadd("b", {"y": 10, "z": 20, "w": 5})
     r.sadd("s", "x", "w")
-    assert r.zrangestore("dst", "a", 0, 1) == 2 and pairs(r.zrange("dst", 0, -1, withscores=True)) == [(b"x", 1.0), (b"y", 2.0)]
+    assert r.zrangestore("dst", "a", 0, 1) == 2 and pairs(
+        r.zrange("dst", 0, -1, withscores=True)
+    ) == [(b"x", 1.0), (b"y", 2.0)]
     assert r.zrangestore("dst", "a", 10, 20) == 0 and r.exists("dst") == 0
     assert r.zunionstore("u", ["a", "b"]) == 4
-    assert pairs(r.zrange("u", 0, -1, withscores=True)) == [(b"x", 1.0), (b"w", 5.0), (b"y", 12.0), (b"z", 23.0)]
+    assert pairs(r.zrange("u", 0, -1, withscores=True)) == [
+        (b"x", 1.0),
+        (b"w", 5.0),
+        (b"y", 12.0),
+        (b"z", 23.0),
+    ]
     assert r.zinterstore("i", {"a": 2, "b": 1}, aggregate="MAX") == 2
     assert pairs(r.zrange("i", 0, -1, withscores=True)) == [(b"y", 10.0), (b"z", 20.0)]
     assert r.zunionstore("u", ["a", "s"], aggregate="MIN") == 4
@@ -161,7 +191,9 @@ def test_movable_keys(r):
     keys = r.command_getkeys("ZUNIONSTORE", "dst", "2", "a", "b", "WEIGHTS", "1", "2")
     assert [k.encode() if isinstance(k, str) else k for k in keys] == [b"dst", b"a", b"b"]
     entry = r.execute_command("COMMAND", "INFO", "zunionstore")
-    entry = entry.get("zunionstore", entry.get(b"zunionstore")) if isinstance(entry, dict) else entry[0]
+    entry = (
+        entry.get("zunionstore", entry.get(b"zunionstore")) if isinstance(entry, dict) else entry[0]
+    )
     flags = entry["flags"] if isinstance(entry, dict) else entry[2]
     assert "movablekeys" in [f.decode() if isinstance(f, bytes) else f for f in flags]
 
@@ -186,15 +218,31 @@ def test_resp_types(node):
 
     def raw(*cmds: bytes) -> bytes:
         with socket.create_connection((node.host, node.port)) as sock:
-            sock.sendall(b"".join(b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in c) for c in cmds))
+            sock.sendall(
+                b"".join(
+                    b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in c)
+                    for c in cmds
+                )
+            )
             time.sleep(0.2)
             return sock.recv(65536)
 
-    out = raw([b"DEL", b"rz"], [b"ZADD", b"rz", b"0.5", b"a", b"inf", b"b"], [b"ZSCORE", b"rz", b"a"],
-              [b"ZSCORE", b"rz", b"b"], [b"HELLO", b"3"], [b"ZSCORE", b"rz", b"a"], [b"ZSCORE", b"rz", b"b"],
-              [b"ZRANGE", b"rz", b"0", b"-1", b"WITHSCORES"], [b"SMEMBERS", b"nos"], [b"DEL", b"rz"])
+    out = raw(
+        [b"DEL", b"rz"],
+        [b"ZADD", b"rz", b"0.5", b"a", b"inf", b"b"],
+        [b"ZSCORE", b"rz", b"a"],
+        [b"ZSCORE", b"rz", b"b"],
+        [b"HELLO", b"3"],
+        [b"ZSCORE", b"rz", b"a"],
+        [b"ZSCORE", b"rz", b"b"],
+        [b"ZRANGE", b"rz", b"0", b"-1", b"WITHSCORES"],
+        [b"SMEMBERS", b"nos"],
+        [b"DEL", b"rz"],
+    )
     assert out.startswith(b":0\r\n:2\r\n$3\r\n0.5\r\n$3\r\ninf\r\n%")  # RESP2: bulk strings
-    assert out.endswith(b",0.5\r\n,inf\r\n*2\r\n*2\r\n$1\r\na\r\n,0.5\r\n*2\r\n$1\r\nb\r\n,inf\r\n~0\r\n:1\r\n")
+    assert out.endswith(
+        b",0.5\r\n,inf\r\n*2\r\n*2\r\n$1\r\na\r\n,0.5\r\n*2\r\n$1\r\nb\r\n,inf\r\n~0\r\n:1\r\n"
+    )
 
 
 def test_record_size_limit(r):

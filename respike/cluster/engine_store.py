@@ -24,7 +24,9 @@ class EngineStore:
 
     def put_copy(self, ns: str, pid: int, key: bytes, copy: RecordCopy) -> None:
         value = None if copy.tombstone else unpack_value(copy.kind, copy.value)
-        self.spaces[ns].apply_copy(key, pid, copy.kind, value, copy.gen, copy.void, copy.lut, copy.tombstone)
+        self.spaces[ns].apply_copy(
+            key, pid, copy.kind, value, copy.gen, copy.void, copy.lut, copy.tombstone
+        )
         self.discard_waits()
 
     def drop_partition(self, ns: str, pid: int) -> None:

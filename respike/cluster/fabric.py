@@ -38,8 +38,13 @@ def node_address(ip: str, service_port: int, fabric_port: int) -> str:
 
 
 class Fabric:
-    def __init__(self, bind_ip: str, fabric_port: int, on_message: Callable[[bytes], None],
-                 on_drained: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        bind_ip: str,
+        fabric_port: int,
+        on_message: Callable[[bytes], None],
+        on_drained: Callable[[], None] | None = None,
+    ):
         self.bind_ip = bind_ip
         self.fabric_port = fabric_port
         self.on_message = on_message

@@ -20,11 +20,14 @@ def cluster_ready(nodes: list[NodeProcess]) -> bool:
     import redis
 
     try:
-        infos = [redis.Redis(host=n.host, port=n.port, socket_timeout=1).info("cluster") for n in nodes]
+        infos = [
+            redis.Redis(host=n.host, port=n.port, socket_timeout=1).info("cluster") for n in nodes
+        ]
     except (redis.RedisError, OSError):
         return False
     return len({i.get("cluster_key") for i in infos}) == 1 and all(
-        i.get("cluster_size") == len(nodes) for i in infos)
+        i.get("cluster_size") == len(nodes) for i in infos
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -49,13 +52,16 @@ def main(argv: list[str]) -> int:
             data_dir = os.path.abspath(os.path.join(args.dir, f"node{i + 1}"))
             os.makedirs(data_dir, exist_ok=True)
             seed = ["--seed", nodes[0].address] if nodes else []
-            node = NodeProcess(host=f"127.0.0.{i + 1}", port=args.port, data_dir=data_dir,
-                               config=config, args=seed)
+            node = NodeProcess(
+                host=f"127.0.0.{i + 1}", port=args.port, data_dir=data_dir, config=config, args=seed
+            )
             nodes.append(node.start())
             print(f"node {i + 1}: redis-cli -h {node.host} -p {node.port}   (log: {node.log_path})")
         wait_until(lambda: cluster_ready(nodes), 60, f"{args.nodes} nodes to form one cluster", 0.2)
-        print(f"cluster of {args.nodes} nodes is up. Cluster-aware clients: "
-              f"redis-cli -c -h 127.0.0.1 -p {args.port}; admin: respike-admin -h 127.0.0.1 -p {args.port} info")
+        print(
+            f"cluster of {args.nodes} nodes is up. Cluster-aware clients: "
+            f"redis-cli -c -h 127.0.0.1 -p {args.port}; admin: respike-admin -h 127.0.0.1 -p {args.port} info"
+        )
         print("Ctrl-C stops every node.")
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(n.alive() for n in nodes):

@@ -75,8 +75,13 @@ class ClusterService:
         self.proxies: dict[int, asyncio.Future] = {}
         self.proxy_dest: dict[int, int] = {}
         self.rebalanced = asyncio.Event()
-        self.stats = {"client_proxy_complete": 0, "client_proxy_error": 0, "client_proxy_timeout": 0,
-                      "proxy_in_complete": 0, "client_moved": 0}
+        self.stats = {
+            "client_proxy_complete": 0,
+            "client_proxy_error": 0,
+            "client_proxy_timeout": 0,
+            "proxy_in_complete": 0,
+            "client_moved": 0,
+        }
         self._events_scheduled = False
         self._task: asyncio.Task | None = None
         self._internal: dict[int, Client] = {}
@@ -191,7 +196,9 @@ class ClusterService:
         self._flush()
 
     @staticmethod
-    def _settle(table: dict[int, asyncio.Future], txn: int, ok: bool, code: int, message: str) -> None:
+    def _settle(
+        table: dict[int, asyncio.Future], txn: int, ok: bool, code: int, message: str
+    ) -> None:
         fut = table.pop(txn, None)
         if fut is None or fut.done():
             return
@@ -228,8 +235,14 @@ class ClusterService:
         """A client write committed on this master: send it to the replicas and make the
         client's reply wait for their acknowledgement (commit-level all)."""
         pid = hash_slot(key) >> 2
-        txn = self.core.replicate(ns.name, pid, key, copy_of(ns, key, pid), self._now(),
-                                  commit_all=self.engine.request_commit)
+        txn = self.core.replicate(
+            ns.name,
+            pid,
+            key,
+            copy_of(ns, key, pid),
+            self._now(),
+            commit_all=self.engine.request_commit,
+        )
         fut = self.loop.create_future()  # type: ignore[union-attr]
         self.writes[txn] = fut
         self.engine.waits.append(fut)
@@ -310,7 +323,11 @@ class ClusterService:
             return REMOTE, master
         waits = []
         for (ns, pid), key in targets.items():
-            gate = core.write_gate(ns, pid, key, now) if cmd.write else core.read_gate(ns, pid, key, now)
+            gate = (
+                core.write_gate(ns, pid, key, now)
+                if cmd.write
+                else core.read_gate(ns, pid, key, now)
+            )
             if gate.kind == WAIT:
                 fut = self.loop.create_future()  # type: ignore[union-attr]
                 self.resolutions[gate.txn] = fut
@@ -339,12 +356,18 @@ class ClusterService:
             key = args[i]
             r = self.core.route(self.engine.namespace_for(key).name, hash_slot(key) >> 2)
             groups.setdefault(r.node, []).append(i)
-        subs = {node: [args[0]] + [a for i in idx for a in args[i : i + step]] for node, idx in groups.items()}
-        replies = await asyncio.gather(*(
-            run_here(client, cmd, sub) if node == self.core.node_id
-            else self._proxy(client, node, self.targets(cmd, sub), sub, cmd)
-            for node, sub in subs.items()
-        ))
+        subs = {
+            node: [args[0]] + [a for i in idx for a in args[i : i + step]]
+            for node, idx in groups.items()
+        }
+        replies = await asyncio.gather(
+            *(
+                run_here(client, cmd, sub)
+                if node == self.core.node_id
+                else self._proxy(client, node, self.targets(cmd, sub), sub, cmd)
+                for node, sub in subs.items()
+            )
+        )
         parsed = [parse_reply(r) for r in replies]
         if cmd.name == "mget":
             values: list[Any] = [None] * (len(args) - 1)
@@ -359,7 +382,9 @@ class ClusterService:
             return replies[0]
         return encode(sum(parsed), client.proto)
 
-    async def _deferred(self, client: Client, cmd: Command, args: list[bytes], kind: str, detail: Any) -> bytes:
+    async def _deferred(
+        self, client: Client, cmd: Command, args: list[bytes], kind: str, detail: Any
+    ) -> bytes:
         """Run a command once duplicate resolution or the rebalance allows it."""
         deadline = time.monotonic() + self.core.config.transaction_timeout_ms / 1000
         while True:
@@ -387,8 +412,14 @@ class ClusterService:
                     return await self._fan_out(client, cmd, args)
                 raise RedisError(CROSSSLOT)
 
-    async def _proxy(self, client: Client, dest: int, targets: dict, args: list[bytes],
-                     cmd: Command | None = None) -> bytes:
+    async def _proxy(
+        self,
+        client: Client,
+        dest: int,
+        targets: dict,
+        args: list[bytes],
+        cmd: Command | None = None,
+    ) -> bytes:
         ns, pid = next(iter(targets))
         txn, fut = self._forward(dest, args, client.proto, ns, pid)
         self.proxy_dest[txn] = dest
@@ -397,9 +428,14 @@ class ClusterService:
             reply = await fut
         except MasterLeft:
             if write:  # it may have been applied (and replicated) before the master died
-                raise RecordError(ResultCode.TIMEOUT, "the partition's master left the cluster during "
-                                  "the request; its outcome is unknown") from None
-            return await self._deferred(client, cmd, args, "down", "master left")  # a read: ask again
+                raise RecordError(
+                    ResultCode.TIMEOUT,
+                    "the partition's master left the cluster during "
+                    "the request; its outcome is unknown",
+                ) from None
+            return await self._deferred(
+                client, cmd, args, "down", "master left"
+            )  # a read: ask again
         finally:
             self.proxy_dest.pop(txn, None)
         plan = self.core.plan(ns)
@@ -421,8 +457,11 @@ class ClusterService:
             self.stats["client_proxy_timeout"] += 1
         else:
             self.stats["client_proxy_error"] += 1
-        text = "proxied request to the partition's master failed" if event.code != ResultCode.TIMEOUT else (
-            "proxied request to the partition's master timed out; its outcome is unknown")
+        text = (
+            "proxied request to the partition's master failed"
+            if event.code != ResultCode.TIMEOUT
+            else ("proxied request to the partition's master timed out; its outcome is unknown")
+        )
         fut.set_exception(RecordError(ResultCode(event.code), text))
 
     def _serve_proxied(self, event: ProxyRequested) -> None:
@@ -450,7 +489,11 @@ class ClusterService:
 
     def broadcast(self, args: list[bytes]) -> Any:
         """Run a command on every other member (truncation); completes when all answered."""
-        futures = [self._forward(node, args, 2)[1] for node, _ in self.members() if node != self.core.node_id]
+        futures = [
+            self._forward(node, args, 2)[1]
+            for node, _ in self.members()
+            if node != self.core.node_id
+        ]
         return asyncio.gather(*futures) if futures else None
 
     # --- the Redis Cluster view (CLUSTER SLOTS/NODES/..., SCAN/KEYS/DBSIZE) --------------
@@ -470,7 +513,9 @@ class ClusterService:
         then still get a full slot map (they are redirected if it moved)."""
         plan = self.core.plan(self.engine.default.name)
         if plan is not None and plan.digest != self._owners_digest:
-            self._owners = [(p.master, tuple(n for n in p.replicas if n != p.master)) for p in plan.parts]
+            self._owners = [
+                (p.master, tuple(n for n in p.replicas if n != p.master)) for p in plan.parts
+            ]
             self._owners_digest = plan.digest
             self._ranges = None
         if self._owners is None:
@@ -499,10 +544,13 @@ class ClusterService:
             return parse_reply(reply if reply.__class__ is bytes else await reply)
         return parse_reply(await self._forward(node, args, 2)[1])
 
-    def _forward(self, dest: int, args: list[bytes], proto: int, ns: str | None = None,
-                 pid: int = 0) -> tuple[int, asyncio.Future]:
+    def _forward(
+        self, dest: int, args: list[bytes], proto: int, ns: str | None = None, pid: int = 0
+    ) -> tuple[int, asyncio.Future]:
         """Send a command to another node; its reply completes the returned future."""
-        txn = self.core.proxy(dest, ns or next(iter(self.store.spaces)), pid, proto, tuple(args), self._now())
+        txn = self.core.proxy(
+            dest, ns or next(iter(self.store.spaces)), pid, proto, tuple(args), self._now()
+        )
         fut = self.loop.create_future()  # type: ignore[union-attr]
         self.proxies[txn] = fut
         self._flush_soon()
@@ -548,9 +596,15 @@ class ClusterService:
         }
         out.update(self.stats)
         out["quiesced"] = int(bool(stats.get("quiesced")))
-        for key in ("acting_master_partitions", "replica_write_timeouts", "self_pauses_detected",
-                    "heartbeat_alive_peers", "effective_is_quiesced", "nodes_quiesced",
-                    "master_partitions"):
+        for key in (
+            "acting_master_partitions",
+            "replica_write_timeouts",
+            "self_pauses_detected",
+            "heartbeat_alive_peers",
+            "effective_is_quiesced",
+            "nodes_quiesced",
+            "master_partitions",
+        ):
             value = stats.get(key, 0)
             out[key] = int(value) if isinstance(value, bool) else value
         return out
@@ -559,8 +613,11 @@ class ClusterService:
         """The operator's quiesce / quiesce-undo: hand mastership off (or take it back);
         the node stays in the cluster, keeps its data and keeps serving (proxying)."""
         self.core.set_quiesced(flag, self._now())
-        log.warning("node %016x %s", self.core.node_id,
-                    "quiesced: handing off mastership of its partitions" if flag else "quiesce undone")
+        log.warning(
+            "node %016x %s",
+            self.core.node_id,
+            "quiesced: handing off mastership of its partitions" if flag else "quiesce undone",
+        )
         self._flush()
 
     def info_migrations(self, server: Any = None) -> dict[str, Any]:

@@ -63,7 +63,9 @@ class Engine:
             storage_factory = default_storage_factory(config)
         for name, ns_config in config.namespaces.items():
             storage = storage_factory(ns_config, self.waits)
-            self.namespaces[name.encode()] = Namespace(ns_config, storage, self.clock, self.namespaces)
+            self.namespaces[name.encode()] = Namespace(
+                ns_config, storage, self.clock, self.namespaces
+            )
         self.default = self.namespaces[config.default_namespace.encode()]
         # `ns:...` selects a configured namespace; any other key is in the default one.
         self.namespace_for = Router(self.namespaces, self.default).route

@@ -290,7 +290,9 @@ class Namespace:
         self.write(key, rec, HASH, fields, size - len(key) - RECORD_OVERHEAD)
         return 1 if old is None else 0
 
-    def replace(self, key: bytes, kind: int, value: object, value_size: int, void: int = DEFAULT) -> Record:
+    def replace(
+        self, key: bytes, kind: int, value: object, value_size: int, void: int = DEFAULT
+    ) -> Record:
         """Write `key` whatever it held before (Aerospike's REPLACE): SET's hot path."""
         rec = self._lookup_meta(key)
         if rec is not None and (rec.void or self.cutoffs):
@@ -325,8 +327,17 @@ class Namespace:
         part = self.tombstones.get(pid)
         return None if part is None else part.get(key)
 
-    def apply_copy(self, key: bytes, pid: int, kind: int, value: object, gen: int, void: int,
-                   lut: int, tombstone: bool) -> None:
+    def apply_copy(
+        self,
+        key: bytes,
+        pid: int,
+        kind: int,
+        value: object,
+        gen: int,
+        void: int,
+        lut: int,
+        tombstone: bool,
+    ) -> None:
         """Make `key` exactly this copy (the cluster decided it wins). No limits apply and
         the write hook is not called: a replica or migrated copy is not a client write."""
         rec = self._lookup(key)
@@ -347,7 +358,14 @@ class Namespace:
             self._count_set(key, 1)
             return
         self.used_bytes += size - rec.size
-        rec.kind, rec.value, rec.gen, rec.void, rec.lut, rec.size = kind, value, gen, void, lut, size
+        rec.kind, rec.value, rec.gen, rec.void, rec.lut, rec.size = (
+            kind,
+            value,
+            gen,
+            void,
+            lut,
+            size,
+        )
         if self.persistent:
             self.storage.put(key, pid, rec, False)
 
@@ -392,9 +410,7 @@ class Namespace:
     def void_from_ttl_ms(self, ttl_ms: int, now: int | None = None) -> int:
         """Absolute void-time for a relative TTL, enforcing max-ttl and the nsup rule."""
         if ttl_ms > self.max_ttl_ms:
-            raise RecordError(
-                ResultCode.PARAMETER, f"TTL exceeds max-ttl of namespace {self.name}"
-            )
+            raise RecordError(ResultCode.PARAMETER, f"TTL exceeds max-ttl of namespace {self.name}")
         if not self.ttl_allowed:
             raise RecordError(
                 ResultCode.FORBIDDEN,
@@ -507,7 +523,10 @@ class Namespace:
         return self.storage.count()
 
     def scan(
-        self, cursor: int, count: int, accept: Callable[[bytes, Record], bool] | None = None,
+        self,
+        cursor: int,
+        count: int,
+        accept: Callable[[bytes, Record], bool] | None = None,
         owned: Callable[[int], bool] | None = None,
     ) -> tuple[int, list[bytes]]:
         """One SCAN step. The cursor is partition + 4096 * (crc32 to resume from), so keys

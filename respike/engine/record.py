@@ -111,7 +111,10 @@ def value_size(value: Any) -> int:
     if cls is int or cls is float:
         return 8
     if cls is dict:
-        return sum((len(k) if k.__class__ is bytes else value_size(k)) + value_size(v) for k, v in value.items())
+        return sum(
+            (len(k) if k.__class__ is bytes else value_size(k)) + value_size(v)
+            for k, v in value.items()
+        )
     if cls is list:
         return sum(value_size(v) + 2 for v in value)
     if cls is str:

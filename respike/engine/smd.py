@@ -41,7 +41,7 @@ class SystemMetadata:
                 for key, value in cur:
                     if not key.startswith(prefix):
                         break
-                    out[key[len(prefix):] or None] = int.from_bytes(value, "little")
+                    out[key[len(prefix) :] or None] = int.from_bytes(value, "little")
         return out
 
     def set_truncate(self, namespace: str, setname: bytes | None, cutoff: int) -> None:
@@ -62,7 +62,7 @@ class SystemMetadata:
                 for key, value in cur:
                     if not key.startswith(prefix):
                         break
-                    out[key[len(prefix):]] = value
+                    out[key[len(prefix) :]] = value
         return out
 
     def write_checkpoint(self, namespace: str, parts: dict[bytes, bytes]) -> None:

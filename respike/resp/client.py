@@ -124,7 +124,11 @@ def _result(item: Any) -> bytes:
         if item.__class__ is not Held:
             return text
         joined = item.joined
-        return _failed_writes(joined, item.writes, text) if item.writes and joined else text * item.count
+        return (
+            _failed_writes(joined, item.writes, text)
+            if item.writes and joined
+            else text * item.count
+        )
     except asyncio.CancelledError:
         return b""
     except Exception:
@@ -421,7 +425,9 @@ class Client:
         usec = (perf_counter_ns() - start) // 1000
         cmd.latency.add(usec)
         if usec >= self.server.slowlog_threshold >= 0:
-            self.server.slowlog.add(usec, args, self.addr, self.name, self.server.node_config["slowlog-max-len"])
+            self.server.slowlog.add(
+                usec, args, self.addr, self.name, self.server.node_config["slowlog-max-len"]
+            )
         return reply
 
     def _failed(self, cmd, exc: Exception, args: list) -> bytes:
@@ -443,8 +449,11 @@ class Client:
         over such an element ends up here, and the connection is closed as Redis would."""
         bad = next(a for a in args if a.__class__ is not bytes)
         kind = {int: ":", list: "*", float: ",", bool: "#", dict: "%"}.get(bad.__class__, "-")
-        text = "ERR Protocol error: invalid bulk length" if bad is None else (
-            f"ERR Protocol error: expected '$', got '{kind}'")
+        text = (
+            "ERR Protocol error: invalid bulk length"
+            if bad is None
+            else (f"ERR Protocol error: expected '$', got '{kind}'")
+        )
         self._flush()
         self._protocol_error(text)
         return b""
@@ -659,4 +668,3 @@ class Client:
 
     def watch_dirty(self) -> bool:
         return any(self.watch_snapshot(k) != snap for k, snap in self.watched.items())
-

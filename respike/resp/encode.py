@@ -42,7 +42,9 @@ def integer(value: int) -> bytes:
 
 
 def error(text: str) -> bytes:
-    return b"-" + text.encode("utf-8", "replace").replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
+    return (
+        b"-" + text.encode("utf-8", "replace").replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
+    )
 
 
 def double(value: float, proto: int) -> bytes:

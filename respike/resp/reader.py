@@ -83,13 +83,15 @@ class RequestReader:
         # Redis refuses them ("expected '$'"), so such chunks go down the exact path.
         # (Most chunks hold neither byte; `int in bytes` is a memchr, `bytes in bytes` costs
         # ten times more.)
-        if ((43 in data or 61 in data) and (first == b"+" or first == b"=" or _NOT_BULK.search(data))) or (
-            seam and _NOT_BULK.search(self._history[-1][-2:] + data[:2])
-        ):
+        if (
+            (43 in data or 61 in data)
+            and (first == b"+" or first == b"=" or _NOT_BULK.search(data))
+        ) or (seam and _NOT_BULK.search(self._history[-1][-2:] + data[:2])):
             return False
-        if self._low_limit is not None and (self._low_limit.search(data) or (
-            seam and self._low_limit.search(self._history[-1][-12:] + data[:12])
-        )):
+        if self._low_limit is not None and (
+            self._low_limit.search(data)
+            or (seam and self._low_limit.search(self._history[-1][-12:] + data[:12]))
+        ):
             return False
         self.hiredis.feed(data)
         return True
@@ -105,8 +107,10 @@ class RequestReader:
         # `at_boundary` makes sure when it matters.
         self._clean_end = done > 0 and not pending
         if pending and (
-            _BIG_BULK.search(data) or _BIG_BULK.search(self._history[-2][-10:] + data[:10]
-                                                       if len(self._history) > 1 else b"")
+            _BIG_BULK.search(data)
+            or _BIG_BULK.search(
+                self._history[-2][-10:] + data[:10] if len(self._history) > 1 else b""
+            )
         ):
             self._to_slow(b"")
         elif self._history_size > HISTORY_LIMIT:
@@ -327,7 +331,13 @@ def split_inline(line: bytes) -> list[bytes] | None:
                 if i >= n:
                     return None
                 c = line[i]
-                if c == 92 and i + 3 < n and line[i + 1] == 120 and line[i + 2] in _HEX and line[i + 3] in _HEX:
+                if (
+                    c == 92
+                    and i + 3 < n
+                    and line[i + 1] == 120
+                    and line[i + 2] in _HEX
+                    and line[i + 3] in _HEX
+                ):
                     current.append(int(line[i + 2 : i + 4], 16))
                     i += 3
                 elif c == 92 and i + 1 < n:

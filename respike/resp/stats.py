@@ -87,10 +87,15 @@ class SlowLog:
         self._ids = itertools.count()
 
     def add(self, usec: int, args: list[bytes], addr: str, name: bytes, max_len: int) -> None:
-        shown = [a if len(a) <= 128 else a[:128] + b"... (%d more bytes)" % (len(a) - 128) for a in args[:32]]
+        shown = [
+            a if len(a) <= 128 else a[:128] + b"... (%d more bytes)" % (len(a) - 128)
+            for a in args[:32]
+        ]
         if len(args) > 32:
             shown[-1] = b"... (%d more arguments)" % (len(args) - 31)
-        self.entries.appendleft(SlowEntry(next(self._ids), int(time.time()), usec, shown, addr, name))
+        self.entries.appendleft(
+            SlowEntry(next(self._ids), int(time.time()), usec, shown, addr, name)
+        )
         while len(self.entries) > max_len:
             self.entries.pop()
 

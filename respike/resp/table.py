@@ -24,8 +24,20 @@ from .stats import Latency
 Handler = Callable[..., Any]
 
 # Commands that change how the connection runs what follows (MULTI, AUTH, HELLO, ...).
-_STATEFUL = frozenset({"multi", "exec", "discard", "auth", "hello", "reset", "quit",
-                       "readonly", "readwrite", "asking"})
+_STATEFUL = frozenset(
+    {
+        "multi",
+        "exec",
+        "discard",
+        "auth",
+        "hello",
+        "reset",
+        "quit",
+        "readonly",
+        "readwrite",
+        "asking",
+    }
+)
 
 _ACL_BY_GROUP = {
     "string": "@string",
@@ -132,7 +144,10 @@ def _keyspec(cmd: Command, how: str) -> dict[str, Any]:
     return {
         "flags": flags,
         "begin_search": {"type": "index", "spec": {"index": cmd.first_key}},
-        "find_keys": {"type": "range", "spec": {"lastkey": lastkey, "keystep": cmd.key_step, "limit": 0}},
+        "find_keys": {
+            "type": "range",
+            "spec": {"lastkey": lastkey, "keystep": cmd.key_step, "limit": 0},
+        },
     }
 
 
@@ -340,4 +355,8 @@ def _group(alternatives: list[list[dict[str, Any]]]) -> dict[str, Any]:
     if len(alternatives) == 1:
         return block(alternatives[0])
     options = [block(a) for a in alternatives]
-    return {"name": "_".join(o["name"] for o in options)[:40], "type": "oneof", "arguments": options}
+    return {
+        "name": "_".join(o["name"] for o in options)[:40],
+        "type": "oneof",
+        "arguments": options,
+    }

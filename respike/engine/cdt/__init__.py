@@ -151,7 +151,9 @@ def _ext_hook(code: int, data: bytes) -> Any:
     if code == EXT_ORDERED_LIST:
         return OrderedList(unpack_plain(data))
     if code in (EXT_KEY_ORDERED_MAP, EXT_KEY_VALUE_ORDERED_MAP):
-        return OrderedMap(((k, v) for k, v in unpack_plain(data)), by_value=code == EXT_KEY_VALUE_ORDERED_MAP)
+        return OrderedMap(
+            ((k, v) for k, v in unpack_plain(data)), by_value=code == EXT_KEY_VALUE_ORDERED_MAP
+        )
     return msgpack.ExtType(code, data)
 
 

@@ -135,12 +135,31 @@ for _sel, _params in _MAP_SELECTORS.items():
     MAP_OPS["GET_" + _sel] = (False, _params)
     MAP_OPS["REMOVE_" + _sel] = (True, _params)
 
-RETURN_TYPES = ("NONE", "INDEX", "REVERSE_INDEX", "RANK", "REVERSE_RANK", "COUNT", "VALUE",
-                "KEY", "KEY_VALUE", "EXISTS")
+RETURN_TYPES = (
+    "NONE",
+    "INDEX",
+    "REVERSE_INDEX",
+    "RANK",
+    "REVERSE_RANK",
+    "COUNT",
+    "VALUE",
+    "KEY",
+    "KEY_VALUE",
+    "EXISTS",
+)
 LIST_ORDERS = ("UNORDERED", "ORDERED")
 MAP_ORDERS = ("UNORDERED", "KEY_ORDERED", "KEY_VALUE_ORDERED")
-FLAG_WORDS = ("UNIQUE", "BOUNDED", "NOFAIL", "PARTIAL", "CREATE_ONLY", "UPDATE_ONLY",
-              "DROP_DUPLICATES", "INVERTED", "JSON")
+FLAG_WORDS = (
+    "UNIQUE",
+    "BOUNDED",
+    "NOFAIL",
+    "PARTIAL",
+    "CREATE_ONLY",
+    "UPDATE_ONLY",
+    "DROP_DUPLICATES",
+    "INVERTED",
+    "JSON",
+)
 _SINGLE = ("BY_INDEX", "BY_RANK", "BY_KEY")
 
 
@@ -167,7 +186,14 @@ class Op:
     @property
     def adds(self) -> bool:
         """Whether the op can add list elements (wakes clients blocked on a Redis list)."""
-        return self.kind == "list" and self.name in ("APPEND", "APPEND_ITEMS", "INSERT", "INSERT_ITEMS", "SET", "INCREMENT")
+        return self.kind == "list" and self.name in (
+            "APPEND",
+            "APPEND_ITEMS",
+            "INSERT",
+            "INSERT_ITEMS",
+            "SET",
+            "INCREMENT",
+        )
 
 
 def _int(arg: bytes, what: str) -> int:
@@ -293,7 +319,9 @@ def parse(kind: str, args: list[bytes], i: int, name: str | None = None) -> tupl
             count = _int(arg, "item count")
             width = 2 if letter == "P" else 1
             if count < 0 or i + 1 + count * width > n:
-                raise parameter(f"{name} needs a count followed by that many {'pairs' if width == 2 else 'values'}")
+                raise parameter(
+                    f"{name} needs a count followed by that many {'pairs' if width == 2 else 'values'}"
+                )
             items = [parse_value(a, as_json) for a in args[i + 1 : i + 1 + count * width]]
             if width == 2:
                 items = list(zip(items[0::2], items[1::2], strict=True))
@@ -465,8 +493,15 @@ class _View:
         n = self.n
         if not op.multi:
             if not chosen:
-                return {"INDEX": -1, "REVERSE_INDEX": -1, "RANK": -1, "REVERSE_RANK": -1, "COUNT": 0,
-                        "EXISTS": False, "KEY_VALUE": {}}.get(ret)  # type: ignore[arg-type]
+                return {
+                    "INDEX": -1,
+                    "REVERSE_INDEX": -1,
+                    "RANK": -1,
+                    "REVERSE_RANK": -1,
+                    "COUNT": 0,
+                    "EXISTS": False,
+                    "KEY_VALUE": {},
+                }.get(ret)  # type: ignore[arg-type]
             i = chosen[0]
             if ret == "VALUE":
                 return self.values[i]
@@ -513,8 +548,14 @@ class _View:
             kept = [v for i, v in enumerate(self.values) if i not in drop]
             return OrderedList(kept) if isinstance(original, OrderedList) else kept
         if isinstance(original, OrderedMap):
-            return OrderedMap(((k, v) for i, (k, v) in enumerate(zip(self.keys, self.values, strict=True)) if i not in drop),
-                              by_value=original.by_value)
+            return OrderedMap(
+                (
+                    (k, v)
+                    for i, (k, v) in enumerate(zip(self.keys, self.values, strict=True))
+                    if i not in drop
+                ),
+                by_value=original.by_value,
+            )
         return {k: v for k, v in original.items() if k not in {self.keys[i] for i in drop}}  # type: ignore[index]
 
 
@@ -638,7 +679,9 @@ def _list_op(op: Op, value: list) -> tuple[Any, Any]:
         items = [p[1]] if name != "INSERT_ITEMS" else list(p[1])
         if name == "SET" and -n <= index < n:
             index = index + n if index < 0 else index
-            if "UNIQUE" in op.flags and any(okey(v) == okey(items[0]) for j, v in enumerate(value) if j != index):
+            if "UNIQUE" in op.flags and any(
+                okey(v) == okey(items[0]) for j, v in enumerate(value) if j != index
+            ):
                 _fails(op, ResultCode.ELEMENT_EXISTS, "value already in the list")
                 return None, value
             new = list(value)

@@ -33,8 +33,15 @@ def dump(index: Index, blocks: bytes, meta: dict) -> dict[bytes, bytes]:
         rows = []
         for pid in range(c * CHUNK, (c + 1) * CHUNK):
             tab = index.tabs[pid]
-            rows.append([tab.typecode, tab.tobytes(), index.ents[pid].tobytes(), index.masks[pid],
-                         index.nlive[pid]])
+            rows.append(
+                [
+                    tab.typecode,
+                    tab.tobytes(),
+                    index.ents[pid].tobytes(),
+                    index.masks[pid],
+                    index.nlive[pid],
+                ]
+            )
         parts[b"p%03d" % c] = msgpack.packb(rows, use_bin_type=True)
     meta = dict(meta)
     meta["version"] = CHECKPOINT_VERSION

@@ -49,8 +49,17 @@ class FileHeader:
 
     def pack(self) -> bytes:
         raw = FILE_HEADER.pack(
-            0, FILE_MAGIC, self.version, 0, self.wbs, self.file_size, self.index, self.count,
-            self.uuid, self.namespace.encode(), self.created,
+            0,
+            FILE_MAGIC,
+            self.version,
+            0,
+            self.wbs,
+            self.file_size,
+            self.index,
+            self.count,
+            self.uuid,
+            self.namespace.encode(),
+            self.created,
         )
         raw = struct.pack("<I", zlib.crc32(raw[4:])) + raw[4:]
         return raw + bytes(FILE_HEADER_SIZE - len(raw))
@@ -64,11 +73,15 @@ def unpack_file_header(raw: bytes) -> FileHeader | None:
     """The header, or None for a file never formatted (all zeros); raises HeaderError."""
     if len(raw) < FILE_HEADER.size or not any(raw[: FILE_HEADER.size]):
         return None
-    crc, magic, version, _flags, wbs, size, index, count, uuid, ns, created = FILE_HEADER.unpack_from(raw)
+    crc, magic, version, _flags, wbs, size, index, count, uuid, ns, created = (
+        FILE_HEADER.unpack_from(raw)
+    )
     if magic != FILE_MAGIC:
         raise HeaderError("is not a respike device file (bad magic)")
     if version != FORMAT_VERSION:
-        raise HeaderError(f"has format version {version}; this respike reads version {FORMAT_VERSION}")
+        raise HeaderError(
+            f"has format version {version}; this respike reads version {FORMAT_VERSION}"
+        )
     if zlib.crc32(raw[4 : FILE_HEADER.size]) != crc:
         raise HeaderError("has a damaged file header (checksum mismatch)")
     return FileHeader(version, wbs, size, index, count, uuid, ns.rstrip(b"\x00").decode(), created)
@@ -116,7 +129,11 @@ def pack_trailer(buf, bseq: int, end: int, nrec: int) -> bytes:
 def unpack_trailer(raw, bseq: int, wbs: int) -> tuple[int, int, int] | None:
     """(end, nrec, data crc) when the trailer is intact and of this block incarnation."""
     crc, magic, tseq, end, nrec, dcrc = TRAILER.unpack_from(raw)
-    if magic != TRAILER_MAGIC or tseq != bseq or zlib.crc32(memoryview(raw)[4 : TRAILER.size]) != crc:
+    if (
+        magic != TRAILER_MAGIC
+        or tseq != bseq
+        or zlib.crc32(memoryview(raw)[4 : TRAILER.size]) != crc
+    ):
         return None
     if not BLOCK_HEADER_SIZE <= end <= wbs - TRAILER_SIZE:
         return None
@@ -132,16 +149,31 @@ F_TOMBSTONE: Final = 1
 _AFTER_CRC: Final = "IIBBBBQ20sHHIIQQ"
 RECORD: Final = struct.Struct("<I" + _AFTER_CRC)
 RECORD_SIZE: Final = RECORD.size  # 72
-RECORD_AFTER_CRC: Final = struct.Struct("<" + _AFTER_CRC)  # the header the crc covers (and writes build)
+RECORD_AFTER_CRC: Final = struct.Struct(
+    "<" + _AFTER_CRC
+)  # the header the crc covers (and writes build)
 MAX_SET_NAME: Final = 255
 
 RECORD_DTYPE: Final = np.dtype(
     [
-        ("crc", "<u4"), ("magic", "<u4"), ("length", "<u4"), ("version", "u1"),
-        ("flags", "u1"), ("kind", "u1"), ("set_len", "u1"), ("bseq", "<u8"),
-        ("pid", "<u2"), ("d0", "<u8"), ("d1", "<u8"), ("dtail", "<u2"),
-        ("gen", "<u2"), ("reserved", "<u2"), ("key_len", "<u4"), ("lsize", "<u4"),
-        ("void", "<u8"), ("lut", "<u8"),
+        ("crc", "<u4"),
+        ("magic", "<u4"),
+        ("length", "<u4"),
+        ("version", "u1"),
+        ("flags", "u1"),
+        ("kind", "u1"),
+        ("set_len", "u1"),
+        ("bseq", "<u8"),
+        ("pid", "<u2"),
+        ("d0", "<u8"),
+        ("d1", "<u8"),
+        ("dtail", "<u2"),
+        ("gen", "<u2"),
+        ("reserved", "<u2"),
+        ("key_len", "<u4"),
+        ("lsize", "<u4"),
+        ("void", "<u8"),
+        ("lut", "<u8"),
     ]
 )
 assert RECORD_DTYPE.itemsize == RECORD_SIZE
@@ -154,16 +186,44 @@ def padded(length: int) -> int:
 
 
 def encode_record(
-    bseq: int, digest: bytes, flags: int, kind: int, gen: int, void: int, lut: int,
-    lsize: int, setname: bytes, key: bytes, body: bytes,
+    bseq: int,
+    digest: bytes,
+    flags: int,
+    kind: int,
+    gen: int,
+    void: int,
+    lut: int,
+    lsize: int,
+    setname: bytes,
+    key: bytes,
+    body: bytes,
 ) -> bytes:
     """One record, checksummed (not padded)."""
     length = RECORD_SIZE + len(setname) + len(key) + len(body)
-    raw = b"".join((
-        RECORD.pack(0, RECORD_MAGIC, length, FORMAT_VERSION, flags, kind, len(setname), bseq,
-                    digest, gen, 0, len(key), lsize, void, lut),
-        setname, key, body,
-    ))
+    raw = b"".join(
+        (
+            RECORD.pack(
+                0,
+                RECORD_MAGIC,
+                length,
+                FORMAT_VERSION,
+                flags,
+                kind,
+                len(setname),
+                bseq,
+                digest,
+                gen,
+                0,
+                len(key),
+                lsize,
+                void,
+                lut,
+            ),
+            setname,
+            key,
+            body,
+        )
+    )
     return _CRC.pack(zlib.crc32(memoryview(raw)[4:])) + raw[4:]
 
 
@@ -216,8 +276,9 @@ def gather_headers(buf, offs: list[int] | np.ndarray) -> np.ndarray:
     arr = np.frombuffer(buf, dtype=np.uint8)
     # A window of RECORD_SIZE bytes starting at every aligned offset: one row copy each.
     rows = (len(arr) - RECORD_SIZE) // ALIGN + 1
-    windows = np.lib.stride_tricks.as_strided(arr, shape=(rows, RECORD_SIZE), strides=(ALIGN, 1),
-                                              writeable=False)
+    windows = np.lib.stride_tricks.as_strided(
+        arr, shape=(rows, RECORD_SIZE), strides=(ALIGN, 1), writeable=False
+    )
     picked = windows[np.asarray(offs, dtype=np.int64) // ALIGN]
     return picked.reshape(-1).view(RECORD_DTYPE)
 
@@ -293,5 +354,6 @@ def _parse_slow(buf, bseq: int, wbs: int) -> BlockRecords:
         off = nxt
     offs_a = np.asarray(offs, dtype=np.int64) if offs else _EMPTY_OFFS
     hdr = gather_headers(buf, offs_a)
-    return BlockRecords(offs_a, hdr, _set_names(buf, offs_a, hdr["set_len"]), False, corrupt,
-                        skipped, stale)
+    return BlockRecords(
+        offs_a, hdr, _set_names(buf, offs_a, hdr["set_len"]), False, corrupt, skipped, stale
+    )

@@ -72,10 +72,14 @@ class ScanResult:
     last_lut: int
     max_bseq: int
     stats: ScanStats = field(default_factory=ScanStats)
-    salvaged: dict[int, int] = field(default_factory=dict)  # block -> incarnation read from its records
+    salvaged: dict[int, int] = field(
+        default_factory=dict
+    )  # block -> incarnation read from its records
 
 
-def read_ahead(read: Callable[[int], bytes], blocks: list[int], ahead: int = 8) -> Iterator[tuple[int, bytes]]:
+def read_ahead(
+    read: Callable[[int], bytes], blocks: list[int], ahead: int = 8
+) -> Iterator[tuple[int, bytes]]:
     """Yield (block, bytes) in order while a thread reads the next ones."""
     with ThreadPoolExecutor(2, thread_name_prefix="scan-read") as pool:
         pending: deque = deque()
@@ -95,7 +99,10 @@ def salvage_bseq(buf, wbs: int, start: int) -> int | None:
     limit = wbs - 32
     off = start
     while off + 72 <= limit and off < start + 4096:
-        if check_record(buf, off, limit, int.from_bytes(bytes(buf[off + 16 : off + 24]), "little")) > 0:
+        if (
+            check_record(buf, off, limit, int.from_bytes(bytes(buf[off + 16 : off + 24]), "little"))
+            > 0
+        ):
             return int.from_bytes(bytes(buf[off + 16 : off + 24]), "little")
         off += ALIGN
     return None
@@ -129,7 +136,9 @@ def scan(
             order.append((bseq, g))
             max_bseq = max(max_bseq, bseq)
     order.sort()
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("pid", "d0", "d1", "loc", "m1", "m2", "lsize")}
+    cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("pid", "d0", "d1", "loc", "m1", "m2", "lsize")
+    }
     for g, buf in read_ahead(read, [g for _, g in order]):
         bseq = headers[g][1] if headers[g][0] == USED else salvaged[g]
         recs = parse_block(buf, bseq, wbs)
@@ -149,14 +158,19 @@ def scan(
         cols["pid"].append((hdr["pid"] & 0xFFF).astype(np.uint16))
         cols["d0"].append(hdr["d0"].copy())
         cols["d1"].append(hdr["d1"].copy())
-        cols["m1"].append(hdr["gen"].astype(np.uint64) | (hdr["lut"].astype(np.uint64) << np.uint64(16)))
+        cols["m1"].append(
+            hdr["gen"].astype(np.uint64) | (hdr["lut"].astype(np.uint64) << np.uint64(16))
+        )
         sids = np.zeros(n, dtype=np.uint64)
         for i, name in enumerate(recs.setnames):
             if name:
                 sids[i] = set_id(name)
         tomb = (hdr["flags"] & F_TOMBSTONE).astype(np.uint64) * np.uint64(TOMB)
-        cols["m2"].append((hdr["void"].astype(np.uint64) & np.uint64(VOID_MASK))
-                          | (sids << np.uint64(SID_SHIFT)) | tomb)
+        cols["m2"].append(
+            (hdr["void"].astype(np.uint64) & np.uint64(VOID_MASK))
+            | (sids << np.uint64(SID_SHIFT))
+            | tomb
+        )
         cols["lsize"].append(hdr["lsize"].copy())
     result = build(cols, nblocks, wbs, cutoff_of, now)
     result.max_bseq = max(max_bseq, result.max_bseq)
@@ -175,12 +189,19 @@ def _by_partition_and_d0(pid: np.ndarray, d0: np.ndarray) -> tuple[np.ndarray, n
     d0p = d0[porder]
     spid = pid[porder]
     bounds = np.searchsorted(spid, np.arange(N_PARTITIONS + 1)).tolist()
-    parts = [porder[a:b][np.argsort(d0p[a:b])] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    parts = [
+        porder[a:b][np.argsort(d0p[a:b])] for a, b in zip(bounds, bounds[1:], strict=False) if b > a
+    ]
     return np.concatenate(parts), spid
 
 
-def build(cols: dict[str, list[np.ndarray]], nblocks: int, wbs: int,
-          cutoff_of: Callable[[np.ndarray], np.ndarray], now: int) -> ScanResult:
+def build(
+    cols: dict[str, list[np.ndarray]],
+    nblocks: int,
+    wbs: int,
+    cutoff_of: Callable[[np.ndarray], np.ndarray],
+    now: int,
+) -> ScanResult:
     """The index from every record copy, listed oldest first."""
     index = Index()
     live = np.zeros(nblocks, dtype=np.int64)
@@ -200,8 +221,11 @@ def build(cols: dict[str, list[np.ndarray]], nblocks: int, wbs: int,
         # Two digests share their partition and first 64 bits: group on all of it (never
         # seen in practice).
         order = np.lexsort((np.arange(n), d1, d0, pid))
-        brk[1:] = ((d0[order][1:] != d0[order][:-1]) | (d1[order][1:] != d1[order][:-1])
-                   | (pid[order][1:] != pid[order][:-1]))
+        brk[1:] = (
+            (d0[order][1:] != d0[order][:-1])
+            | (d1[order][1:] != d1[order][:-1])
+            | (pid[order][1:] != pid[order][:-1])
+        )
     del dup
     starts = np.flatnonzero(brk)
     del brk
@@ -221,7 +245,9 @@ def build(cols: dict[str, list[np.ndarray]], nblocks: int, wbs: int,
     truncated = (m1 >> np.uint64(16)) <= cutoff_of(sid)
     dead = tomb | expired | truncated
     alive = ~dead
-    m2 |= (dead.astype(np.uint64) * np.uint64(DEAD)) | (np.minimum(copies, CNT_MAX) << np.uint64(CNT_SHIFT))
+    m2 |= (dead.astype(np.uint64) * np.uint64(DEAD)) | (
+        np.minimum(copies, CNT_MAX) << np.uint64(CNT_SHIFT)
+    )
     shift = wbs.bit_length() - 1 - 4
     blocks = ((loc & np.uint64((1 << 40) - 1)) >> np.uint64(shift)).astype(np.int64)
     sizes = ((loc >> np.uint64(40)) << np.uint64(4)).astype(np.int64)

@@ -109,7 +109,9 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _digest_groups(pid: np.ndarray, d0: np.ndarray, d1: np.ndarray) -> tuple[list, list, list, list, list]:
+def _digest_groups(
+    pid: np.ndarray, d0: np.ndarray, d1: np.ndarray
+) -> tuple[list, list, list, list, list]:
     """The distinct digests of a block's records, sorted: (position of each one's last
     copy, pid, d0, d1, copies). A stable lexsort of the reversed arrays puts each digest's
     last copy first in its group (4x faster than np.unique on a structured array)."""
@@ -121,8 +123,13 @@ def _digest_groups(pid: np.ndarray, d0: np.ndarray, d1: np.ndarray) -> tuple[lis
     start[1:] = (p[1:] != p[:-1]) | (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     idx = np.flatnonzero(start)
     counts = np.diff(np.append(idx, n))
-    return ((n - 1 - order[idx]).tolist(), p[idx].tolist(), a[idx].tolist(), b[idx].tolist(),
-            counts.tolist())
+    return (
+        (n - 1 - order[idx]).tolist(),
+        p[idx].tolist(),
+        a[idx].tolist(),
+        b[idx].tolist(),
+        counts.tolist(),
+    )
 
 
 @dataclass
@@ -220,7 +227,10 @@ class SyncHelper:
         self.loop = loop
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", _HELPER, *map(str, fds)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=fds, close_fds=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            pass_fds=fds,
+            close_fds=True,
         )
         self.req = self.proc.stdin.fileno()  # type: ignore[union-attr]
         self.resp = self.proc.stdout.fileno()  # type: ignore[union-attr]
@@ -249,7 +259,9 @@ class SyncHelper:
             return
         for byte in data:
             if self.pending:
-                self.pending.popleft()(None if byte == ord("k") else "fdatasync failed (see the log)")
+                self.pending.popleft()(
+                    None if byte == ord("k") else "fdatasync failed (see the log)"
+                )
 
     def _died(self) -> None:
         if not self.alive:
@@ -344,7 +356,9 @@ class DeviceStorage:
         self._tail_end: tuple[int, int] | None = None  # (block, end) of the tail being written
         self.nrec = 0
         self.mem: dict[int, bytearray] = {}  # open, sealed-unwritten and cached blocks
-        self.unwritten: dict[int, tuple] = {}  # sealed, not yet on disk: g -> (buf, seq, end, nrec, from)
+        self.unwritten: dict[
+            int, tuple
+        ] = {}  # sealed, not yet on disk: g -> (buf, seq, end, nrec, from)
         self.cache: OrderedDict[int, None] = OrderedDict()  # written blocks kept for reads
         # Group commit.
         self._commit_fut: Ack | None = None
@@ -378,9 +392,13 @@ class DeviceStorage:
         sid = self.set_ids.get(name)
         if sid is None:
             if len(self.set_names) > SID_MASK:
-                raise RecordError(ResultCode.PARAMETER, f"namespace {self.name} has {SID_MASK} sets already")
+                raise RecordError(
+                    ResultCode.PARAMETER, f"namespace {self.name} has {SID_MASK} sets already"
+                )
             if len(name) > MAX_SET_NAME:
-                raise RecordError(ResultCode.PARAMETER, f"set name longer than {MAX_SET_NAME} bytes")
+                raise RecordError(
+                    ResultCode.PARAMETER, f"set name longer than {MAX_SET_NAME} bytes"
+                )
             sid = self.set_ids[name] = len(self.set_names)
             self.set_names.append(name)
         return sid
@@ -418,8 +436,15 @@ class DeviceStorage:
         self.opened = True
         log.info(
             "namespace %s: device %s (%d blocks of %d bytes), %s start in %.3fs: %d records, "
-            "%d tombstones", self.name, ", ".join(self.paths), self.usable, self.wbs,
-            self.start_mode, self.start_seconds, self.index.live, self.index.dead,
+            "%d tombstones",
+            self.name,
+            ", ".join(self.paths),
+            self.usable,
+            self.wbs,
+            self.start_mode,
+            self.start_seconds,
+            self.index.live,
+            self.index.dead,
         )
 
     def _open_files(self) -> bool:
@@ -441,27 +466,42 @@ class DeviceStorage:
         uuid = None
         for i, (path, h) in enumerate(zip(self.paths, headers, strict=True)):
             if h is None:
-                raise self._where(f"file '{path}' is empty but the namespace's other files hold data; "
-                                  "restore it or remove all of them")
+                raise self._where(
+                    f"file '{path}' is empty but the namespace's other files hold data; "
+                    "restore it or remove all of them"
+                )
             if h.namespace != self.name:
-                raise self._where(f"file '{path}' belongs to namespace '{h.namespace}', not '{self.name}'; "
-                                  "refusing to start")
+                raise self._where(
+                    f"file '{path}' belongs to namespace '{h.namespace}', not '{self.name}'; "
+                    "refusing to start"
+                )
             if h.wbs != self.wbs:
-                raise self._where(f"file '{path}' was formatted with write-block-size {h.wbs}, "
-                                  f"but the configuration says {self.wbs}")
+                raise self._where(
+                    f"file '{path}' was formatted with write-block-size {h.wbs}, "
+                    f"but the configuration says {self.wbs}"
+                )
             if h.file_size != self.file_size:
-                raise self._where(f"file '{path}' was formatted with file-size {h.file_size}, "
-                                  f"but the configuration says {self.file_size}")
+                raise self._where(
+                    f"file '{path}' was formatted with file-size {h.file_size}, "
+                    f"but the configuration says {self.file_size}"
+                )
             if h.count != len(self.paths) or h.index != i:
-                raise self._where(f"file '{path}' is file {h.index + 1} of {h.count} of its device, "
-                                  f"but is listed as {i + 1} of {len(self.paths)}")
+                raise self._where(
+                    f"file '{path}' is file {h.index + 1} of {h.count} of its device, "
+                    f"but is listed as {i + 1} of {len(self.paths)}"
+                )
             if uuid is not None and h.uuid != uuid:
                 raise self._where(f"file '{path}' belongs to another device than '{self.paths[0]}'")
             uuid = h.uuid
             size = os.fstat(self.fds[i]).st_size
             if size < self.file_size:
-                log.warning("namespace %s: file %s is %d bytes, short of %d: extended (its tail is lost)",
-                            self.name, path, size, self.file_size)
+                log.warning(
+                    "namespace %s: file %s is %d bytes, short of %d: extended (its tail is lost)",
+                    self.name,
+                    path,
+                    size,
+                    self.file_size,
+                )
                 os.ftruncate(self.fds[i], self.file_size)
         self.uuid = uuid or b""
         return False
@@ -474,8 +514,16 @@ class DeviceStorage:
                 os.posix_fallocate(fd, 0, self.file_size)
             except OSError:
                 os.ftruncate(fd, self.file_size)
-            header = FileHeader(FORMAT_VERSION, self.wbs, self.file_size, i, len(self.paths),
-                                self.uuid, self.name, _now_ms())
+            header = FileHeader(
+                FORMAT_VERSION,
+                self.wbs,
+                self.file_size,
+                i,
+                len(self.paths),
+                self.uuid,
+                self.name,
+                _now_ms(),
+            )
             os.pwrite(fd, header.pack(), 0)
             os.fsync(fd)
             log.info("namespace %s: formatted %s (%d bytes)", self.name, path, self.file_size)
@@ -551,27 +599,42 @@ class DeviceStorage:
         for g in range(self.nblocks):
             if self.state[g] == B_FREE and g not in taken:
                 self.free.append(g)
-        self.next_seq = max(self.next_seq, res.max_bseq + 1,
-                            max((b for _, b in headers), default=0) + 1)
+        self.next_seq = max(
+            self.next_seq, res.max_bseq + 1, max((b for _, b in headers), default=0) + 1
+        )
         self._settle_namespace(res.used_bytes, res.set_objects, res.last_lut, check_cutoffs=False)
         s = res.stats
         log.info(
             "namespace %s: scanned %d blocks (%d whole) in %.3fs: %d record copies, %d corrupt "
             "records skipped (%d bytes), %d damaged block headers (%d salvaged), %d stale records",
-            self.name, s.blocks, s.fast_blocks, s.seconds, s.records, s.corrupt_records,
-            s.skipped_bytes, s.bad_blocks, s.salvaged_blocks, s.stale_records,
+            self.name,
+            s.blocks,
+            s.fast_blocks,
+            s.seconds,
+            s.records,
+            s.corrupt_records,
+            s.skipped_bytes,
+            s.bad_blocks,
+            s.salvaged_blocks,
+            s.stale_records,
         )
         if s.corrupt_records or s.bad_blocks:
-            log.warning("namespace %s: the device had damaged data: %d corrupt records, %d bad blocks "
-                        "(see INFO storage)", self.name, s.corrupt_records, s.bad_blocks)
+            log.warning(
+                "namespace %s: the device had damaged data: %d corrupt records, %d bad blocks "
+                "(see INFO storage)",
+                self.name,
+                s.corrupt_records,
+                s.bad_blocks,
+            )
 
     def _repair_header(self, g: int, bseq: int) -> None:
         fd, off = self._block_pos(g)
         os.pwrite(fd, pack_block_header(bseq, _now_ms()), off)
         os.fdatasync(fd)
 
-    def _settle_namespace(self, used_bytes: int, set_objects: dict[int, int], last_lut: int,
-                          check_cutoffs: bool) -> None:
+    def _settle_namespace(
+        self, used_bytes: int, set_objects: dict[int, int], last_lut: int, check_cutoffs: bool
+    ) -> None:
         ns = self.ns
         if ns is None:
             return
@@ -588,14 +651,21 @@ class DeviceStorage:
             if self.index.nlive[pid]:
                 a = self.index.view(pid)
                 m2 = a[:, 4]
-                hit = ((m2 & np.uint64(DEAD)) == 0) & ((a[:, 3] >> np.uint64(16)) <= cut[(m2 >> np.uint64(SID_SHIFT)) & np.uint64(SID_MASK)])
+                hit = ((m2 & np.uint64(DEAD)) == 0) & (
+                    (a[:, 3] >> np.uint64(16))
+                    <= cut[(m2 >> np.uint64(SID_SHIFT)) & np.uint64(SID_MASK)]
+                )
                 total += int(hit.sum())
         return total
 
     def _load_checkpoint(self, headers: list[tuple[str, int]]) -> None:
         parts = self.smd.read_checkpoint(self.name)
         meta = ckpt.load_meta(parts)
-        if meta.get("uuid") != self.uuid.hex() or meta.get("wbs") != self.wbs or meta.get("file_size") != self.file_size:
+        if (
+            meta.get("uuid") != self.uuid.hex()
+            or meta.get("wbs") != self.wbs
+            or meta.get("file_size") != self.file_size
+        ):
             raise ckpt.CheckpointError("checkpoint of another device")
         files = [[p, st.st_size, st.st_mtime_ns] for p, st in ((p, os.stat(p)) for p in self.paths)]
         if meta.get("files") != files:
@@ -625,7 +695,9 @@ class DeviceStorage:
         self.set_names = list(meta["set_names"])
         self.set_ids = {name: i for i, name in enumerate(self.set_names)}
         self._settle_namespace(
-            meta["used_bytes"], {self.set_ids[k]: v for k, v in meta["set_objects"]}, meta["last_lut"],
+            meta["used_bytes"],
+            {self.set_ids[k]: v for k, v in meta["set_objects"]},
+            meta["last_lut"],
             check_cutoffs=True,
         )
 
@@ -645,7 +717,11 @@ class DeviceStorage:
             try:
                 self._helper = SyncHelper(self.fds, self.loop)
             except OSError as exc:
-                log.warning("namespace %s: no sync helper process (%s); syncing from a thread", self.name, exc)
+                log.warning(
+                    "namespace %s: no sync helper process (%s); syncing from a thread",
+                    self.name,
+                    exc,
+                )
         self._tasks = [
             asyncio.create_task(self._flusher()),
             asyncio.create_task(self._defragger()),
@@ -686,8 +762,12 @@ class DeviceStorage:
             try:
                 started = time.monotonic()
                 self.smd.write_checkpoint(self.name, self._checkpoint_parts())
-                log.info("namespace %s: index checkpoint written in %.3fs (%d records)",
-                         self.name, time.monotonic() - started, self.index.live)
+                log.info(
+                    "namespace %s: index checkpoint written in %.3fs (%d records)",
+                    self.name,
+                    time.monotonic() - started,
+                    self.index.live,
+                )
             except Exception:
                 log.exception("namespace %s: index checkpoint failed (next start scans)", self.name)
         for fd in self.fds:
@@ -707,7 +787,9 @@ class DeviceStorage:
             "uuid": self.uuid.hex(),
             "wbs": self.wbs,
             "file_size": self.file_size,
-            "files": [[p, st.st_size, st.st_mtime_ns] for p, st in ((p, os.stat(p)) for p in self.paths)],
+            "files": [
+                [p, st.st_size, st.st_mtime_ns] for p, st in ((p, os.stat(p)) for p in self.paths)
+            ],
             "next_seq": self.next_seq,
             "set_names": self.set_names,
             "used_bytes": ns.used_bytes if ns is not None else 0,
@@ -731,8 +813,12 @@ class DeviceStorage:
         self.st.file_reads += 1
         if check_record(data, 0, len(data), self.bseq[g]) <= 0:
             self.st.read_errors += 1
-            log.error("namespace %s: record at block %d offset %d fails its checksum", self.name, g,
-                      addr & self.omask)
+            log.error(
+                "namespace %s: record at block %d offset %d fails its checksum",
+                self.name,
+                g,
+                addr & self.omask,
+            )
             return None
         return data, 0
 
@@ -815,7 +901,9 @@ class DeviceStorage:
         pid = hash_slot(key) >> 2
         h = blake2b(key, digest_size=18).digest()
         d0, d1 = _QQ.unpack_from(h)
-        c = self._cl = Lookup(pid, pid.to_bytes(2, "little") + h, d0, d1, self.index.find(pid, d0, d1))
+        c = self._cl = Lookup(
+            pid, pid.to_bytes(2, "little") + h, d0, d1, self.index.find(pid, d0, d1)
+        )
         self._ck = key
         return c
 
@@ -837,8 +925,19 @@ class DeviceStorage:
         kind = rec.kind
         gen, void, lut = rec.gen, rec.void, rec.lut
         try:
-            loc = self._append(c.dg, 0, kind, gen, void, lut, rec.size, self.set_names[sid], key,
-                               pack_value(kind, rec.value), replace=old)
+            loc = self._append(
+                c.dg,
+                0,
+                kind,
+                gen,
+                void,
+                lut,
+                rec.size,
+                self.set_names[sid],
+                key,
+                pack_value(kind, rec.value),
+                replace=old,
+            )
         except BaseException:
             self._uncache(key)  # the caller may have changed it already
             raise
@@ -911,7 +1010,9 @@ class DeviceStorage:
             self.st.expired_unwritten += 1
         else:
             lut = max(now, rec.lut)
-            loc = self._append(dg, F_TOMBSTONE, rec.kind, rec.gen, 0, lut, 0, self.set_names[sid], b"", b"")
+            loc = self._append(
+                dg, F_TOMBSTONE, rec.kind, rec.gen, 0, lut, 0, self.set_names[sid], b"", b""
+            )
             ent[k + 2] = loc
             ent[k + 3] = rec.gen | lut << 16
             ent[k + 4] = (sid << SID_SHIFT) | DEAD | TOMB | (m2 >> CNT_SHIFT) << CNT_SHIFT
@@ -953,9 +1054,21 @@ class DeviceStorage:
             if self._dq_event is not None:
                 self._dq_event.set()
 
-    def _append(self, digest: bytes, flags: int, kind: int, gen: int, void: int, lut: int,
-                lsize: int, setname: bytes, key: bytes, body: bytes, defrag: bool = False,
-                replace: int = 0) -> int:
+    def _append(
+        self,
+        digest: bytes,
+        flags: int,
+        kind: int,
+        gen: int,
+        void: int,
+        lut: int,
+        lsize: int,
+        setname: bytes,
+        key: bytes,
+        body: bytes,
+        defrag: bool = False,
+        replace: int = 0,
+    ) -> int:
         """Copy a record into the write buffer; returns its loc.
 
         `replace`: the loc of the record's current copy. If no byte of that copy has been
@@ -976,14 +1089,30 @@ class DeviceStorage:
                 self.st.buffer_rewrites += 1
         if self.buf is None or w + p > self.limit:
             if p > self.limit - BLOCK_HEADER_SIZE:
-                raise RecordError(ResultCode.RECORD_TOO_BIG,
-                                  f"record of {n} bytes does not fit a write block of {self.wbs}")
+                raise RecordError(
+                    ResultCode.RECORD_TOO_BIG,
+                    f"record of {n} bytes does not fit a write block of {self.wbs}",
+                )
             self._roll(defrag)
             w = self.wpos
         buf = self.buf
         assert buf is not None  # (_roll opened one)
-        head = RECORD_AFTER_CRC.pack(RECORD_MAGIC, n, FORMAT_VERSION, flags, kind, ls, self.buf_seq,
-                                     digest, gen, 0, lk, lsize, void, lut)
+        head = RECORD_AFTER_CRC.pack(
+            RECORD_MAGIC,
+            n,
+            FORMAT_VERSION,
+            flags,
+            kind,
+            ls,
+            self.buf_seq,
+            digest,
+            gen,
+            0,
+            lk,
+            lsize,
+            void,
+            lut,
+        )
         if n < SMALL_RECORD:  # one concatenation costs less than four slice writes
             rec = head + setname + key + body
             buf[w : w + n] = _CRC.pack(_crc32(rec)) + rec
@@ -1020,14 +1149,21 @@ class DeviceStorage:
     def _roll(self, defrag: bool) -> None:
         """Seal the current block and open a free one."""
         if self.io_error and not defrag:
-            raise RecordError(ResultCode.OUT_OF_SPACE, f"namespace {self.name}: device I/O error ({self.io_error})")
+            raise RecordError(
+                ResultCode.OUT_OF_SPACE,
+                f"namespace {self.name}: device I/O error ({self.io_error})",
+            )
         if self.buf is not None:
             self._seal()
         if not defrag and len(self.unwritten) * self.wbs > MAX_WRITE_QUEUE:
-            raise RecordError(ResultCode.DEVICE_OVERLOAD, f"namespace {self.name}: device write queue too deep")
+            raise RecordError(
+                ResultCode.DEVICE_OVERLOAD, f"namespace {self.name}: device write queue too deep"
+            )
         if len(self.free) <= (0 if defrag else RESERVE_BLOCKS):
             self._update_stop()
-            raise RecordError(ResultCode.OUT_OF_SPACE, f"namespace {self.name}: device full (no free write block)")
+            raise RecordError(
+                ResultCode.OUT_OF_SPACE, f"namespace {self.name}: device full (no free write block)"
+            )
         g = self.free.popleft()
         seq = self.next_seq
         self.next_seq = seq + 1
@@ -1143,7 +1279,9 @@ class DeviceStorage:
         exc = f.exception()
         self._cycle_done(jobs, fut, barriers, _Done(written) if exc is None else _Failed(exc))
 
-    def _write_sealed(self, g: int, buf: bytearray, seq: int, end: int, nrec: int, start: int) -> None:
+    def _write_sealed(
+        self, g: int, buf: bytearray, seq: int, end: int, nrec: int, start: int
+    ) -> None:
         buf[self.wbs - TRAILER_SIZE :] = pack_trailer(buf, seq, end, nrec)
         self._pwrite(g, buf, start, self.wbs)
 
@@ -1308,7 +1446,7 @@ class DeviceStorage:
         except RecordError as exc:
             # No free block to move records into: the rest waits until space comes back.
             log.debug("namespace %s: defrag postponed: %s", self.name, exc.text)
-            for g in blocks[len(done):]:
+            for g in blocks[len(done) :]:
                 self.state[g] = B_SEALED
                 self._maybe_queue(g)
             if not done:
@@ -1356,8 +1494,12 @@ class DeviceStorage:
             ready = []
             for g, digests in batch:
                 if self.live[g]:
-                    log.error("namespace %s: block %d still holds %d live bytes after defrag; kept",
-                              self.name, g, self.live[g])
+                    log.error(
+                        "namespace %s: block %d still holds %d live bytes after defrag; kept",
+                        self.name,
+                        g,
+                        self.live[g],
+                    )
                     self.state[g] = B_SEALED
                 else:
                     ready.append((g, digests))
@@ -1385,7 +1527,12 @@ class DeviceStorage:
         job = self.unwritten.get(g)
         recs = parse_block(buf, self.bseq[g], self.wbs, None if job is None else job[2])
         if recs.corrupt:
-            log.warning("namespace %s: defrag found %d corrupt records in block %d", self.name, recs.corrupt, g)
+            log.warning(
+                "namespace %s: defrag found %d corrupt records in block %d",
+                self.name,
+                recs.corrupt,
+                g,
+            )
         hdr = recs.hdr
         # Copies of one digest: only the block's last one can be current; all are erased.
         last, pids, d0s, d1s, counts = _digest_groups(hdr["pid"] & 0xFFF, hdr["d0"], hdr["d1"])
@@ -1489,13 +1636,17 @@ class DeviceStorage:
             if avail < v["stop-writes-avail-pct"]:
                 reason = f"device available {avail:.1f}% is below stop-writes-avail-pct {v['stop-writes-avail-pct']}"
             elif v["stop-writes-used-pct"] and self.used_pct() >= v["stop-writes-used-pct"]:
-                reason = (f"device used {self.used_pct():.1f}% reached stop-writes-used-pct "
-                          f"{v['stop-writes-used-pct']}")
+                reason = (
+                    f"device used {self.used_pct():.1f}% reached stop-writes-used-pct "
+                    f"{v['stop-writes-used-pct']}"
+                )
         stop = bool(reason)
         if stop != ns.stop_writes:
             ns.stop_writes = stop
             ns.stop_bytes = -1 if stop else float("inf")  # write() then calls check()
-            log.warning("namespace %s: stop-writes %s", self.name, f"ON ({reason})" if stop else "off")
+            log.warning(
+                "namespace %s: stop-writes %s", self.name, f"ON ({reason})" if stop else "off"
+            )
         ns.stop_reason = f"namespace {self.name} is at stop-writes ({reason})" if stop else ""
 
     def evict_wanted(self) -> bool:
@@ -1515,8 +1666,9 @@ class DeviceStorage:
 
     # --- nsup, eviction, truncation ----------------------------------------------------
 
-    def sweep_candidates(self, pid: int, now: int, evict_before: int,
-                         cutoffs: dict[bytes | None, int]) -> list[tuple[bytes, Record]]:
+    def sweep_candidates(
+        self, pid: int, now: int, evict_before: int, cutoffs: dict[bytes | None, int]
+    ) -> list[tuple[bytes, Record]]:
         """Live records of a partition that are expired, truncated or below the eviction
         cutoff, chosen from the index (only those are read from the device)."""
         if not self.index.nlive[pid]:
@@ -1526,7 +1678,9 @@ class DeviceStorage:
         void = m2 & np.uint64(VOID_MASK)
         hit = (void != 0) & ((void <= np.uint64(now)) | (void < np.uint64(max(evict_before, 0))))
         if cutoffs:
-            cut = self._cut_array(cutoffs)[((m2 >> np.uint64(SID_SHIFT)) & np.uint64(SID_MASK)).astype(np.int64)]
+            cut = self._cut_array(cutoffs)[
+                ((m2 >> np.uint64(SID_SHIFT)) & np.uint64(SID_MASK)).astype(np.int64)
+            ]
             hit |= (a[:, 3] >> np.uint64(16)) <= cut
         hit &= (m2 & np.uint64(DEAD)) == 0
         out = []

@@ -15,5 +15,17 @@ from . import (
     zsets,
 )
 
-MODULES = [connection, server, strings, hashes, keys, transactions, native, lists, sets, zsets, observe,
-           cluster]
+MODULES = [
+    connection,
+    server,
+    strings,
+    hashes,
+    keys,
+    transactions,
+    native,
+    lists,
+    sets,
+    zsets,
+    observe,
+    cluster,
+]

@@ -46,7 +46,9 @@ def to_signed_count(value: bytes) -> int:
 # leading space, trailing bytes, NaN and out-of-range values). Python's float() and Decimal
 # are more lenient ('1_0', surrounding spaces) and float.fromhex takes hex without '0x'.
 _DECIMAL_FLOAT = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
-_HEX_FLOAT = re.compile(rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?\Z")
+_HEX_FLOAT = re.compile(
+    rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?\Z"
+)
 _INFINITY = re.compile(rb"[+-]?(?:inf|infinity)\Z", re.IGNORECASE)
 MAX_LONG_DOUBLE_CHARS = 5 * 1024
 # long double (x87 80-bit) range: larger magnitudes overflow and smaller ones underflow,
@@ -194,7 +196,9 @@ def match_all(_: bytes) -> bool:
     return True
 
 
-def scan_options(args: list[bytes], start: int, allow_type: bool) -> tuple[object, int, bytes | None]:
+def scan_options(
+    args: list[bytes], start: int, allow_type: bool
+) -> tuple[object, int, bytes | None]:
     """[MATCH pattern] [COUNT count] [TYPE type] -> (matcher, count, type)."""
     matcher = match_all
     count = 10

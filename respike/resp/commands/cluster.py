@@ -35,13 +35,25 @@ def _node(cluster, node: int) -> list:
     return [ip, int(port or 0), node_id40(node), {}]
 
 
-@command("cluster|slots", 2, "loading stale", (0, 0, 0), G, "Returns the mapping of cluster slots to nodes.",
-         "", since="3.0.0", complexity="O(N) where N is the number of slot ranges", example="CLUSTER SLOTS")
+@command(
+    "cluster|slots",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the mapping of cluster slots to nodes.",
+    "",
+    since="3.0.0",
+    complexity="O(N) where N is the number of slot ranges",
+    example="CLUSTER SLOTS",
+)
 def cluster_slots(c, a):
     cluster = _cluster(c)
     c.cluster_aware = True
-    out = [[r.start, r.end, _node(cluster, r.master), *(_node(cluster, n) for n in r.replicas)]
-           for r in cluster.ranges()]
+    out = [
+        [r.start, r.end, _node(cluster, r.master), *(_node(cluster, n) for n in r.replicas)]
+        for r in cluster.ranges()
+    ]
     return encode(out, c.proto)
 
 
@@ -58,18 +70,39 @@ def _by_master(cluster) -> dict[int, tuple[list[tuple[int, int]], set[int]]]:
     return out
 
 
-@command("cluster|shards", 2, "loading stale", (0, 0, 0), G, "Returns the mapping of cluster slots to shards.",
-         "", since="7.0.0", complexity="O(N) where N is the number of cluster nodes", example="CLUSTER SHARDS")
+@command(
+    "cluster|shards",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the mapping of cluster slots to shards.",
+    "",
+    since="7.0.0",
+    complexity="O(N) where N is the number of cluster nodes",
+    example="CLUSTER SHARDS",
+)
 def cluster_shards(c, a):
     cluster = _cluster(c)
     c.cluster_aware = True
     shards = []
     for master, (slots, replicas) in sorted(_by_master(cluster).items()):
         nodes = []
-        for node, role in [(master, "master")] + [(n, "replica") for n in sorted(replicas - {master})]:
+        for node, role in [(master, "master")] + [
+            (n, "replica") for n in sorted(replicas - {master})
+        ]:
             ip, port = cluster.service_address(node).rsplit(":", 1)
-            nodes.append({"id": node_id40(node), "port": int(port), "ip": ip, "endpoint": ip,
-                          "role": role, "replication-offset": 0, "health": "online"})
+            nodes.append(
+                {
+                    "id": node_id40(node),
+                    "port": int(port),
+                    "ip": ip,
+                    "endpoint": ip,
+                    "role": role,
+                    "replication-offset": 0,
+                    "health": "online",
+                }
+            )
         shards.append({"slots": [x for pair in slots for x in pair], "nodes": nodes})
     return encode(shards, c.proto)
 
@@ -91,16 +124,35 @@ def nodes_text(cluster) -> str:
     return "".join(lines)
 
 
-@command("cluster|nodes", 2, "loading stale", (0, 0, 0), G, "Returns the cluster configuration for a node.",
-         "", since="3.0.0", complexity="O(N) where N is the total number of Cluster nodes", example="CLUSTER NODES")
+@command(
+    "cluster|nodes",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the cluster configuration for a node.",
+    "",
+    since="3.0.0",
+    complexity="O(N) where N is the total number of Cluster nodes",
+    example="CLUSTER NODES",
+)
 def cluster_nodes(c, a):
     cluster = _cluster(c)
     c.cluster_aware = True
     return encode(Verbatim(nodes_text(cluster)), c.proto)
 
 
-@command("cluster|info", 2, "loading stale", (0, 0, 0), G, "Returns information about the state of a node.",
-         "", since="3.0.0", example="CLUSTER INFO")
+@command(
+    "cluster|info",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns information about the state of a node.",
+    "",
+    since="3.0.0",
+    example="CLUSTER INFO",
+)
 def cluster_info(c, a):
     cluster = _cluster(c)
     stats = cluster.core.stats()
@@ -124,15 +176,33 @@ def cluster_info(c, a):
     return encode(Verbatim("".join(f"{k}:{v}\r\n" for k, v in info.items())), c.proto)
 
 
-@command("cluster|keyslot", 3, "loading stale", (0, 0, 0), G, "Returns the hash slot for a key.",
-         "key:string", since="3.0.0", complexity="O(N) where N is the number of bytes in the key",
-         example="CLUSTER KEYSLOT test:users:42")
+@command(
+    "cluster|keyslot",
+    3,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the hash slot for a key.",
+    "key:string",
+    since="3.0.0",
+    complexity="O(N) where N is the number of bytes in the key",
+    example="CLUSTER KEYSLOT test:users:42",
+)
 def cluster_keyslot(c, a):
     return integer(hash_slot(a[2]))
 
 
-@command("cluster|myid", 2, "loading stale", (0, 0, 0), G, "Returns the ID of a node.",
-         "", since="3.0.0", example="CLUSTER MYID")
+@command(
+    "cluster|myid",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the ID of a node.",
+    "",
+    since="3.0.0",
+    example="CLUSTER MYID",
+)
 def cluster_myid(c, a):
     return encode(node_id40(c.server.node.node_id), c.proto)
 
@@ -153,16 +223,34 @@ def _keys_in_slot(c, slot: int) -> list[bytes]:
     return out
 
 
-@command("cluster|countkeysinslot", 3, "loading stale", (0, 0, 0), G, "Returns the number of keys in a hash slot (on this node).",
-         "slot:integer", since="3.0.0", complexity="O(N) where N is the keys of the slot's partition",
-         example="CLUSTER COUNTKEYSINSLOT 12182")
+@command(
+    "cluster|countkeysinslot",
+    3,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the number of keys in a hash slot (on this node).",
+    "slot:integer",
+    since="3.0.0",
+    complexity="O(N) where N is the keys of the slot's partition",
+    example="CLUSTER COUNTKEYSINSLOT 12182",
+)
 def cluster_countkeysinslot(c, a):
     return integer(len(_keys_in_slot(c, _slot_arg(a[2]))))
 
 
-@command("cluster|getkeysinslot", 4, "loading stale", (0, 0, 0), G, "Returns the key names in a hash slot (on this node).",
-         "slot:integer count:integer", since="3.0.0", complexity="O(N) where N is the keys of the slot's partition",
-         example="CLUSTER GETKEYSINSLOT 12182 10")
+@command(
+    "cluster|getkeysinslot",
+    4,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the key names in a hash slot (on this node).",
+    "slot:integer count:integer",
+    since="3.0.0",
+    complexity="O(N) where N is the keys of the slot's partition",
+    example="CLUSTER GETKEYSINSLOT 12182 10",
+)
 def cluster_getkeysinslot(c, a):
     slot, count = _slot_arg(a[2]), to_int(a[3])
     if count < 0:
@@ -170,38 +258,81 @@ def cluster_getkeysinslot(c, a):
     return bulk_array(_keys_in_slot(c, slot)[:count])
 
 
-@command("cluster|help", 2, "loading stale", (0, 0, 0), G, "Returns helpful text about the different subcommands.",
-         "", since="5.0.0", example="CLUSTER HELP")
+@command(
+    "cluster|help",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns helpful text about the different subcommands.",
+    "",
+    since="5.0.0",
+    example="CLUSTER HELP",
+)
 def cluster_help(c, a):
     return help_reply(c, CLUSTER)
 
 
-@command("readonly", 1, "loading stale fast", (0, 0, 0), G,
-         "Lets this connection read from replicas (and makes it cluster-aware).", "",
-         since="3.0.0", example="READONLY")
+@command(
+    "readonly",
+    1,
+    "loading stale fast",
+    (0, 0, 0),
+    G,
+    "Lets this connection read from replicas (and makes it cluster-aware).",
+    "",
+    since="3.0.0",
+    example="READONLY",
+)
 def readonly(c, a):
     c.readonly = c.cluster_aware = True
     return OK
 
 
-@command("readwrite", 1, "loading stale fast", (0, 0, 0), G,
-         "Reads go to masters again on this connection (which stays cluster-aware).", "",
-         since="3.0.0", example="READWRITE")
+@command(
+    "readwrite",
+    1,
+    "loading stale fast",
+    (0, 0, 0),
+    G,
+    "Reads go to masters again on this connection (which stays cluster-aware).",
+    "",
+    since="3.0.0",
+    example="READWRITE",
+)
 def readwrite(c, a):
     c.readonly = False
     c.cluster_aware = True
     return OK
 
 
-@command("asking", 1, "fast", (0, 0, 0), G, "Accepted for Redis Cluster clients; respike never answers -ASK.",
-         "", since="3.0.0", example="ASKING")
+@command(
+    "asking",
+    1,
+    "fast",
+    (0, 0, 0),
+    G,
+    "Accepted for Redis Cluster clients; respike never answers -ASK.",
+    "",
+    since="3.0.0",
+    example="ASKING",
+)
 def asking(c, a):
     c.asking = True
     return OK
 
 
-@command("wait", 3, "", (0, 0, 0), "generic", "Waits until the connection's last write is on `numreplicas` replicas; answers how many hold it.",
-         "numreplicas:integer timeout:integer", since="3.0.0", example="WAIT 1 100")
+@command(
+    "wait",
+    3,
+    "",
+    (0, 0, 0),
+    "generic",
+    "Waits until the connection's last write is on `numreplicas` replicas; answers how many hold it.",
+    "numreplicas:integer timeout:integer",
+    since="3.0.0",
+    example="WAIT 1 100",
+)
 def wait(c, a):
     wanted, timeout = to_int(a[1]), to_int(a[2])
     if timeout < 0:
@@ -224,9 +355,17 @@ def wait(c, a):
     return Blocking(poll())
 
 
-@command("as.quiesce", -1, "admin", (0, 0, 0), "native",
-         "Quiesces this node before maintenance (hands off mastership of its partitions; it stays in the cluster and keeps its data), or undoes it.",
-         "[UNDO]", since="0.1.0", example="AS.QUIESCE")
+@command(
+    "as.quiesce",
+    -1,
+    "admin",
+    (0, 0, 0),
+    "native",
+    "Quiesces this node before maintenance (hands off mastership of its partitions; it stays in the cluster and keeps its data), or undoes it.",
+    "[UNDO]",
+    since="0.1.0",
+    example="AS.QUIESCE",
+)
 def as_quiesce(c, a):
     if len(a) > 2 or (len(a) == 2 and a[1].upper() != b"UNDO"):
         raise RedisError("ERR syntax error")

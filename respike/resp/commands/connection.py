@@ -18,15 +18,25 @@ G = "connection"
 VERSION = "7.2.0"  # the Redis API level respike answers as
 
 
-@command("ping", -1, "fast", (0, 0, 0), G, "Returns the server's liveliness response.", "[message]",
-         example="PING")
+@command(
+    "ping",
+    -1,
+    "fast",
+    (0, 0, 0),
+    G,
+    "Returns the server's liveliness response.",
+    "[message]",
+    example="PING",
+)
 def ping(c, a):
     if len(a) > 2:
         raise RedisError(wrong_arity("ping"))
     return PONG if len(a) == 1 else bulk(a[1])
 
 
-@command("echo", 2, "fast", (0, 0, 0), G, "Returns the given string.", "message", example="ECHO hello")
+@command(
+    "echo", 2, "fast", (0, 0, 0), G, "Returns the given string.", "message", example="ECHO hello"
+)
 def echo(c, a):
     return bulk(a[1])
 
@@ -38,8 +48,17 @@ def _check_auth(c, user: bytes, password: bytes) -> None:
     c.authenticated = True
 
 
-@command("auth", -2, "noscript loading stale fast no_auth allow_busy", (0, 0, 0), G,
-         "Authenticates the connection.", "[username] password", since="1.0.0", example="AUTH default secret")
+@command(
+    "auth",
+    -2,
+    "noscript loading stale fast no_auth allow_busy",
+    (0, 0, 0),
+    G,
+    "Authenticates the connection.",
+    "[username] password",
+    since="1.0.0",
+    example="AUTH default secret",
+)
 def auth(c, a):
     if len(a) > 3:
         raise RedisError(SYNTAX)
@@ -56,9 +75,17 @@ def _valid_name(name: bytes) -> bool:
     return all(33 <= ch <= 126 for ch in name)
 
 
-@command("hello", -1, "noscript loading stale fast no_auth allow_busy", (0, 0, 0), G,
-         "Handshakes with the Redis server.", "[protover:integer [AUTH username password] [SETNAME clientname]]",
-         since="6.0.0", example="HELLO 3")
+@command(
+    "hello",
+    -1,
+    "noscript loading stale fast no_auth allow_busy",
+    (0, 0, 0),
+    G,
+    "Handshakes with the Redis server.",
+    "[protover:integer [AUTH username password] [SETNAME clientname]]",
+    since="6.0.0",
+    example="HELLO 3",
+)
 def hello(c, a):
     proto = c.proto
     if len(a) >= 2:
@@ -76,12 +103,18 @@ def hello(c, a):
         elif opt == b"SETNAME" and left >= 1:
             name = a[i + 1]
             if not _valid_name(name):
-                raise RedisError("ERR Client names cannot contain spaces, newlines or special characters.")
+                raise RedisError(
+                    "ERR Client names cannot contain spaces, newlines or special characters."
+                )
             i += 2
         else:
-            raise RedisError(f"ERR Syntax error in HELLO option '{a[i].decode('utf-8', 'replace')}'")
+            raise RedisError(
+                f"ERR Syntax error in HELLO option '{a[i].decode('utf-8', 'replace')}'"
+            )
     if not c.authenticated:
-        raise RedisError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+        raise RedisError(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
+        )
     if name is not None:
         c.name = name
     c.proto = proto
@@ -100,8 +133,16 @@ def server_hello(c) -> dict:
     }
 
 
-@command("select", 2, "loading stale fast", (0, 0, 0), G, "Changes the selected database (only 0 exists).",
-         "index:integer", example="SELECT 0")
+@command(
+    "select",
+    2,
+    "loading stale fast",
+    (0, 0, 0),
+    G,
+    "Changes the selected database (only 0 exists).",
+    "index:integer",
+    example="SELECT 0",
+)
 def select(c, a):
     index = to_int(a[1])
     if index != 0:
@@ -109,8 +150,16 @@ def select(c, a):
     return OK
 
 
-@command("quit", -1, "noscript loading stale fast no_auth allow_busy", (0, 0, 0), G, "Closes the connection.", "",
-         example="QUIT")
+@command(
+    "quit",
+    -1,
+    "noscript loading stale fast no_auth allow_busy",
+    (0, 0, 0),
+    G,
+    "Closes the connection.",
+    "",
+    example="QUIT",
+)
 def quit_(c, a):
     return _answer_and_close(c, OK)
 
@@ -126,8 +175,17 @@ def _answer_and_close(c, reply: bytes) -> bytes:
     return b""
 
 
-@command("reset", 1, "noscript loading stale fast no_auth allow_busy", (0, 0, 0), G,
-         "Resets the connection.", "", since="6.2.0", example="RESET")
+@command(
+    "reset",
+    1,
+    "noscript loading stale fast no_auth allow_busy",
+    (0, 0, 0),
+    G,
+    "Resets the connection.",
+    "",
+    since="6.2.0",
+    example="RESET",
+)
 def reset(c, a):
     c.multi = None
     c.multi_failed = False
@@ -155,14 +213,32 @@ def client_info(c, me) -> str:
     )
 
 
-@command("client|id", 2, "noscript loading stale", (0, 0, 0), G, "Returns the unique client ID of the connection.",
-         "", since="5.0.0", example="CLIENT ID")
+@command(
+    "client|id",
+    2,
+    "noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the unique client ID of the connection.",
+    "",
+    since="5.0.0",
+    example="CLIENT ID",
+)
 def client_id(c, a):
     return integer(c.id)
 
 
-@command("client|setname", 3, "noscript loading stale", (0, 0, 0), G, "Sets the connection name.",
-         "connection-name", since="2.6.9", example="CLIENT SETNAME worker-1")
+@command(
+    "client|setname",
+    3,
+    "noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Sets the connection name.",
+    "connection-name",
+    since="2.6.9",
+    example="CLIENT SETNAME worker-1",
+)
 def client_setname(c, a):
     if not _valid_name(a[2]):
         raise RedisError("ERR Client names cannot contain spaces, newlines or special characters.")
@@ -170,20 +246,40 @@ def client_setname(c, a):
     return OK
 
 
-@command("client|getname", 2, "noscript loading stale", (0, 0, 0), G, "Returns the name of the connection.",
-         "", since="2.6.9", example="CLIENT GETNAME")
+@command(
+    "client|getname",
+    2,
+    "noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the name of the connection.",
+    "",
+    since="2.6.9",
+    example="CLIENT GETNAME",
+)
 def client_getname(c, a):
     return bulk(c.name) if c.name else encode(None, c.proto)
 
 
-@command("client|setinfo", 4, "noscript loading stale", (0, 0, 0), G, "Sets information specific to the client or connection.",
-         "LIB-NAME libname|LIB-VER libver", since="7.2.0", example="CLIENT SETINFO LIB-NAME mylib")
+@command(
+    "client|setinfo",
+    4,
+    "noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Sets information specific to the client or connection.",
+    "LIB-NAME libname|LIB-VER libver",
+    since="7.2.0",
+    example="CLIENT SETINFO LIB-NAME mylib",
+)
 def client_setinfo(c, a):
     attr = a[2].upper()
     if attr not in (b"LIB-NAME", b"LIB-VER"):
         raise RedisError(f"ERR Unrecognized option '{a[2].decode('utf-8', 'replace')}'")
     if not all(33 <= ch <= 126 for ch in a[3]):
-        raise RedisError(f"ERR {a[2].decode('utf-8', 'replace')} cannot contain spaces, newlines or special characters.")
+        raise RedisError(
+            f"ERR {a[2].decode('utf-8', 'replace')} cannot contain spaces, newlines or special characters."
+        )
     if attr == b"LIB-NAME":
         c.lib_name = a[3]
     else:
@@ -191,15 +287,33 @@ def client_setinfo(c, a):
     return OK
 
 
-@command("client|info", 2, "noscript loading stale", (0, 0, 0), G, "Returns information about the connection.",
-         "", since="6.2.0", example="CLIENT INFO")
+@command(
+    "client|info",
+    2,
+    "noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Returns information about the connection.",
+    "",
+    since="6.2.0",
+    example="CLIENT INFO",
+)
 def client_info_cmd(c, a):
     return encode(Verbatim(client_info(c, c)), c.proto)
 
 
-@command("client|list", -2, "admin noscript loading stale", (0, 0, 0), G, "Lists open connections.",
-         "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id:integer...]", since="2.4.0", complexity="O(N)",
-         example="CLIENT LIST")
+@command(
+    "client|list",
+    -2,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Lists open connections.",
+    "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id:integer...]",
+    since="2.4.0",
+    complexity="O(N)",
+    example="CLIENT LIST",
+)
 def client_list(c, a):
     clients = list(c.server.clients.values())
     if len(a) > 2:
@@ -217,9 +331,18 @@ def client_list(c, a):
     return encode(Verbatim("".join(client_info(x, c) for x in clients)), c.proto)
 
 
-@command("client|kill", -3, "admin noscript loading stale", (0, 0, 0), G, "Terminates open connections.",
-         "ip-port|(ID client-id:integer)|(ADDR ip-port)|(LADDR ip-port)|(SKIPME yes/no)", since="2.4.0",
-         complexity="O(N)", example="CLIENT KILL ID 7")
+@command(
+    "client|kill",
+    -3,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Terminates open connections.",
+    "ip-port|(ID client-id:integer)|(ADDR ip-port)|(LADDR ip-port)|(SKIPME yes/no)",
+    since="2.4.0",
+    complexity="O(N)",
+    example="CLIENT KILL ID 7",
+)
 def client_kill(c, a):
     clients = c.server.clients.values()
     if len(a) == 3:
@@ -280,21 +403,48 @@ def _kill(c, victims) -> bool:
     return me
 
 
-@command("client|no-evict", 3, "admin noscript loading stale", (0, 0, 0), G, "Sets the client eviction mode of the connection.",
-         "ON|OFF", since="7.0.0", example="CLIENT NO-EVICT ON")
+@command(
+    "client|no-evict",
+    3,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Sets the client eviction mode of the connection.",
+    "ON|OFF",
+    since="7.0.0",
+    example="CLIENT NO-EVICT ON",
+)
 def client_no_evict(c, a):
     if a[2].upper() not in (b"ON", b"OFF"):
         raise RedisError(SYNTAX)
     return OK
 
 
-@command("client|no-touch", 3, "noscript loading stale", (0, 0, 0), G, "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
-         "ON|OFF", since="7.2.0", example="CLIENT NO-TOUCH ON")
+@command(
+    "client|no-touch",
+    3,
+    "noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+    "ON|OFF",
+    since="7.2.0",
+    example="CLIENT NO-TOUCH ON",
+)
 def client_no_touch(c, a):
     return client_no_evict(c, a)
 
 
-@command("client|help", 2, "loading stale", (0, 0, 0), G, "Returns helpful text about the different subcommands.",
-         "", since="5.0.0", example="CLIENT HELP")
+@command(
+    "client|help",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns helpful text about the different subcommands.",
+    "",
+    since="5.0.0",
+    example="CLIENT HELP",
+)
 def client_help(c, a):
     return help_reply(c, CLIENT)

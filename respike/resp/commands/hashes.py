@@ -60,8 +60,10 @@ def _jsonable(value: object) -> object:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, dict):
-        return {(k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)): _jsonable(v)
-                for k, v in value.items()}
+        return {
+            (k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)): _jsonable(v)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
@@ -74,14 +76,18 @@ def _fields(rec: Record | None) -> dict:
     return {} if rec is None else rec.value  # type: ignore[return-value]
 
 
-def put_fields(ns, key: bytes, rec: Record | None, pairs: list[tuple[bytes, object]], only_new: bool = False) -> int:
+def put_fields(
+    ns, key: bytes, rec: Record | None, pairs: list[tuple[bytes, object]], only_new: bool = False
+) -> int:
     """Set fields atomically: every limit is checked before anything changes. Returns fields added."""
     fields = _fields(rec)
     size = value_size_of(key, rec)
     staged: dict[bytes, object] = {}
     for name, value in pairs:
         if len(name) > ns.max_bin_name:
-            raise RecordError(ResultCode.BIN_NAME, f"bin name of {len(name)} bytes exceeds max-bin-name-length")
+            raise RecordError(
+                ResultCode.BIN_NAME, f"bin name of {len(name)} bytes exceeds max-bin-name-length"
+            )
         old = staged[name] if name in staged else fields.get(name)
         if only_new and old is not None:
             continue
@@ -119,8 +125,17 @@ def delete_fields(ns, key: bytes, rec: Record, names: list[bytes]) -> int:
     return removed
 
 
-@command("hset", -4, "write denyoom fast", (1, 1, 1), G, "Creates or modifies the value of a field in a hash.",
-         "key (field value)...", since="2.0.0", example="HSET test:users:42 name ann age 31")
+@command(
+    "hset",
+    -4,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Creates or modifies the value of a field in a hash.",
+    "key (field value)...",
+    since="2.0.0",
+    example="HSET test:users:42 name ann age 31",
+)
 def hset(c, a):
     if len(a) == 4:  # the hot case: one field of an existing hash
         done = c.ns_for(a[1]).put_field(a[1], a[2], a[3])
@@ -142,8 +157,17 @@ def _hset(c, a: list[bytes]) -> bytes:
     return integer(put_fields(ns, key, rec, pairs))
 
 
-@command("hmset", -4, "write denyoom fast", (1, 1, 1), G, "Sets the values of multiple fields.",
-         "key (field value)...", since="2.0.0", example="HMSET user name ann")
+@command(
+    "hmset",
+    -4,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Sets the values of multiple fields.",
+    "key (field value)...",
+    since="2.0.0",
+    example="HMSET user name ann",
+)
 def hmset(c, a):
     if len(a) % 2:
         raise RedisError(wrong_arity("hmset"))
@@ -151,24 +175,52 @@ def hmset(c, a):
     return OK
 
 
-@command("hsetnx", 4, "write denyoom fast", (1, 1, 1), G, "Sets the value of a field in a hash only when the field doesn't exist.",
-         "key field value", since="2.0.0", example="HSETNX user name ann")
+@command(
+    "hsetnx",
+    4,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Sets the value of a field in a hash only when the field doesn't exist.",
+    "key field value",
+    since="2.0.0",
+    example="HSETNX user name ann",
+)
 def hsetnx(c, a):
     key = a[1]
     ns, rec = _hash(c, key, True)
     return integer(put_fields(ns, key, rec, [(a[2], to_bin(a[3]))], only_new=True))
 
 
-@command("hget", 3, "readonly fast", (1, 1, 1), G, "Returns the value of a field in a hash.",
-         "key field", since="2.0.0", example="HGET user name")
+@command(
+    "hget",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the value of a field in a hash.",
+    "key field",
+    since="2.0.0",
+    example="HGET user name",
+)
 def hget(c, a):
     _, rec = _hash(c, a[1])
     value = None if rec is None else rec.value.get(a[2])
     return NULL[c.proto] if value is None else bulk(field_bytes(value))
 
 
-@command("hmget", -3, "readonly fast", (1, 1, 1), G, "Returns the values of all fields in a hash.",
-         "key field...", since="2.0.0", complexity="O(N)", example="HMGET user name age")
+@command(
+    "hmget",
+    -3,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the values of all fields in a hash.",
+    "key field...",
+    since="2.0.0",
+    complexity="O(N)",
+    example="HMGET user name age",
+)
 def hmget(c, a):
     _, rec = _hash(c, a[1])
     fields = _fields(rec)
@@ -184,8 +236,18 @@ def _pairs_reply(c, items: list[tuple[bytes, object]]) -> bytes:
     return head + b"".join(bulk(k) + bulk(field_bytes(v)) for k, v in items)
 
 
-@command("hgetall", 2, "readonly", (1, 1, 1), G, "Returns all fields and values in a hash.",
-         "key", since="2.0.0", complexity="O(N)", example="HGETALL user")
+@command(
+    "hgetall",
+    2,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns all fields and values in a hash.",
+    "key",
+    since="2.0.0",
+    complexity="O(N)",
+    example="HGETALL user",
+)
 def hgetall(c, a):
     _, rec = _hash(c, a[1])
     if rec is None:
@@ -193,8 +255,18 @@ def hgetall(c, a):
     return _pairs_reply(c, list(rec.value.items()))
 
 
-@command("hdel", -3, "write fast", (1, 1, 1), G, "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
-         "key field...", since="2.0.0", complexity="O(N)", example="HDEL user age")
+@command(
+    "hdel",
+    -3,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+    "key field...",
+    since="2.0.0",
+    complexity="O(N)",
+    example="HDEL user age",
+)
 def hdel(c, a):
     key = a[1]
     ns, rec = _hash(c, key, True)
@@ -203,44 +275,100 @@ def hdel(c, a):
     return integer(delete_fields(ns, key, rec, a[2:]))
 
 
-@command("hexists", 3, "readonly fast", (1, 1, 1), G, "Determines whether a field exists in a hash.",
-         "key field", since="2.0.0", example="HEXISTS user name")
+@command(
+    "hexists",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Determines whether a field exists in a hash.",
+    "key field",
+    since="2.0.0",
+    example="HEXISTS user name",
+)
 def hexists(c, a):
     _, rec = _hash(c, a[1])
     return ONE if rec is not None and a[2] in rec.value else ZERO
 
 
-@command("hlen", 2, "readonly fast", (1, 1, 1), G, "Returns the number of fields in a hash.",
-         "key", since="2.0.0", example="HLEN user")
+@command(
+    "hlen",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the number of fields in a hash.",
+    "key",
+    since="2.0.0",
+    example="HLEN user",
+)
 def hlen(c, a):
     _, rec = _hash(c, a[1])
     return integer(len(_fields(rec)))
 
 
-@command("hkeys", 2, "readonly", (1, 1, 1), G, "Returns all fields in a hash.",
-         "key", since="2.0.0", complexity="O(N)", example="HKEYS user")
+@command(
+    "hkeys",
+    2,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns all fields in a hash.",
+    "key",
+    since="2.0.0",
+    complexity="O(N)",
+    example="HKEYS user",
+)
 def hkeys(c, a):
     _, rec = _hash(c, a[1])
     return bulk_array(list(_fields(rec)))
 
 
-@command("hvals", 2, "readonly", (1, 1, 1), G, "Returns all values in a hash.",
-         "key", since="2.0.0", complexity="O(N)", example="HVALS user")
+@command(
+    "hvals",
+    2,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns all values in a hash.",
+    "key",
+    since="2.0.0",
+    complexity="O(N)",
+    example="HVALS user",
+)
 def hvals(c, a):
     _, rec = _hash(c, a[1])
     return bulk_array([field_bytes(v) for v in _fields(rec).values()])
 
 
-@command("hstrlen", 3, "readonly fast", (1, 1, 1), G, "Returns the length of the value of a field.",
-         "key field", since="3.2.0", example="HSTRLEN user name")
+@command(
+    "hstrlen",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the length of the value of a field.",
+    "key field",
+    since="3.2.0",
+    example="HSTRLEN user name",
+)
 def hstrlen(c, a):
     _, rec = _hash(c, a[1])
     value = _fields(rec).get(a[2])
     return ZERO if value is None else integer(len(field_bytes(value)))
 
 
-@command("hincrby", 4, "write denyoom fast", (1, 1, 1), G, "Increments the integer value of a field in a hash by a number.",
-         "key field increment:integer", since="2.0.0", example="HINCRBY user visits 1")
+@command(
+    "hincrby",
+    4,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Increments the integer value of a field in a hash by a number.",
+    "key field increment:integer",
+    since="2.0.0",
+    example="HINCRBY user visits 1",
+)
 def hincrby(c, a):
     key, field = a[1], a[2]
     delta = to_int(a[3])
@@ -259,8 +387,17 @@ def hincrby(c, a):
     return integer(new)
 
 
-@command("hincrbyfloat", 4, "write denyoom fast", (1, 1, 1), G, "Increments the floating point value of a field by a number.",
-         "key field increment:double", since="2.6.0", example="HINCRBYFLOAT item price 0.5")
+@command(
+    "hincrbyfloat",
+    4,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Increments the floating point value of a field by a number.",
+    "key field increment:double",
+    since="2.6.0",
+    example="HINCRBYFLOAT item price 0.5",
+)
 def hincrbyfloat(c, a):
     key, field = a[1], a[2]
     delta = to_decimal(a[3])
@@ -277,9 +414,18 @@ def hincrbyfloat(c, a):
     return bulk(text)
 
 
-@command("hscan", -3, "readonly", (1, 1, 1), G, "Iterates over fields and values of a hash.",
-         "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [NOVALUES]", since="2.8.0",
-         complexity="O(1) per call, O(N) for a full iteration", example="HSCAN user 0 MATCH n*")
+@command(
+    "hscan",
+    -3,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Iterates over fields and values of a hash.",
+    "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [NOVALUES]",
+    since="2.8.0",
+    complexity="O(1) per call, O(N) for a full iteration",
+    example="HSCAN user 0 MATCH n*",
+)
 def hscan(c, a):
     cursor = _cursor(a[2])
     novalues = False
@@ -316,7 +462,11 @@ def scan_slice(items: list, cursor: int, count: int) -> tuple[int, list]:
         return 0, items
 
     start = cursor - 1 if cursor else 0
-    ordered = sorted((h, item) for item in items if (h := crc32(item[0] if isinstance(item, tuple) else item)) >= start)
+    ordered = sorted(
+        (h, item)
+        for item in items
+        if (h := crc32(item[0] if isinstance(item, tuple) else item)) >= start
+    )
     taken: list = []
     for i, (h, item) in enumerate(ordered):
         if len(taken) >= count and h != ordered[i - 1][0]:
@@ -325,8 +475,18 @@ def scan_slice(items: list, cursor: int, count: int) -> tuple[int, list]:
     return 0, taken
 
 
-@command("hrandfield", -2, "readonly", (1, 1, 1), G, "Returns one or more random fields from a hash.",
-         "key [options_count:integer [WITHVALUES]]", since="6.2.0", complexity="O(N)", example="HRANDFIELD user 2 WITHVALUES")
+@command(
+    "hrandfield",
+    -2,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns one or more random fields from a hash.",
+    "key [options_count:integer [WITHVALUES]]",
+    since="6.2.0",
+    complexity="O(N)",
+    example="HRANDFIELD user 2 WITHVALUES",
+)
 def hrandfield(c, a):
     if len(a) == 2:
         _, rec = _hash(c, a[1])

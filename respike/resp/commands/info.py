@@ -20,8 +20,17 @@ from ...build_native import running
 from .connection import VERSION
 
 DEFAULT_SECTIONS = [
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu",
-    "cluster", "keyspace", "namespace", "sets",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "cluster",
+    "keyspace",
+    "namespace",
+    "sets",
 ]
 
 
@@ -91,7 +100,12 @@ def memory_section(server) -> dict[str, Any]:
 
 def persistence_section(server) -> dict[str, Any]:
     persistent = any(ns.persistent for ns in server.engine.namespaces.values())
-    return {"loading": 0, "rdb_changes_since_last_save": 0, "aof_enabled": 0, "device_storage": int(persistent)}
+    return {
+        "loading": 0,
+        "rdb_changes_since_last_save": 0,
+        "aof_enabled": 0,
+        "device_storage": int(persistent),
+    }
 
 
 def stats_section(server) -> dict[str, Any]:

@@ -25,32 +25,79 @@ def _delete(c, keys: list[bytes]) -> bytes:
     return integer(removed)
 
 
-@command("del", -2, "write", (1, -1, 1), G, "Deletes one or more keys.", "key...",
-         complexity="O(N)", example="DEL a b")
+@command(
+    "del",
+    -2,
+    "write",
+    (1, -1, 1),
+    G,
+    "Deletes one or more keys.",
+    "key...",
+    complexity="O(N)",
+    example="DEL a b",
+)
 def del_(c, a):
     return _delete(c, a[1:])
 
 
-@command("unlink", -2, "write fast", (1, -1, 1), G, "Asynchronously deletes one or more keys (the same as DEL here).",
-         "key...", since="4.0.0", complexity="O(N)", example="UNLINK a b")
+@command(
+    "unlink",
+    -2,
+    "write fast",
+    (1, -1, 1),
+    G,
+    "Asynchronously deletes one or more keys (the same as DEL here).",
+    "key...",
+    since="4.0.0",
+    complexity="O(N)",
+    example="UNLINK a b",
+)
 def unlink(c, a):
     return _delete(c, a[1:])
 
 
-@command("exists", -2, "readonly fast", (1, -1, 1), G, "Determines whether one or more keys exist.", "key...",
-         since="1.0.0", complexity="O(N)", example="EXISTS a b")
+@command(
+    "exists",
+    -2,
+    "readonly fast",
+    (1, -1, 1),
+    G,
+    "Determines whether one or more keys exist.",
+    "key...",
+    since="1.0.0",
+    complexity="O(N)",
+    example="EXISTS a b",
+)
 def exists(c, a):
     return integer(sum(1 for key in a[1:] if c.engine.namespace_for(key).get(key) is not None))
 
 
-@command("touch", -2, "readonly fast", (1, -1, 1), G, "Returns the number of existing keys out of those specified (no write, as in Redis).",
-         "key...", since="3.2.1", complexity="O(N)", example="TOUCH a b")
+@command(
+    "touch",
+    -2,
+    "readonly fast",
+    (1, -1, 1),
+    G,
+    "Returns the number of existing keys out of those specified (no write, as in Redis).",
+    "key...",
+    since="3.2.1",
+    complexity="O(N)",
+    example="TOUCH a b",
+)
 def touch(c, a):
     return exists(c, a)
 
 
-@command("type", 2, "readonly fast", (1, 1, 1), G, "Determines the type of value stored at a key.", "key",
-         example="TYPE greeting")
+@command(
+    "type",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Determines the type of value stored at a key.",
+    "key",
+    example="TYPE greeting",
+)
 def type_(c, a):
     key = a[1]
     rec = c.engine.namespace_for(key).get(key)
@@ -83,26 +130,61 @@ def _expire(c, a, name: str, scale: int, absolute: bool) -> bytes:
     return ONE
 
 
-@command("expire", -3, "write fast", (1, 1, 1), G, "Sets the expiration time of a key in seconds.",
-         "key seconds:integer [NX|XX|GT|LT]", example="EXPIRE session:1 60")
+@command(
+    "expire",
+    -3,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Sets the expiration time of a key in seconds.",
+    "key seconds:integer [NX|XX|GT|LT]",
+    example="EXPIRE session:1 60",
+)
 def expire(c, a):
     return _expire(c, a, "expire", 1000, False)
 
 
-@command("pexpire", -3, "write fast", (1, 1, 1), G, "Sets the expiration time of a key in milliseconds.",
-         "key milliseconds:integer [NX|XX|GT|LT]", since="2.6.0", example="PEXPIRE session:1 1500")
+@command(
+    "pexpire",
+    -3,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Sets the expiration time of a key in milliseconds.",
+    "key milliseconds:integer [NX|XX|GT|LT]",
+    since="2.6.0",
+    example="PEXPIRE session:1 1500",
+)
 def pexpire(c, a):
     return _expire(c, a, "pexpire", 1, False)
 
 
-@command("expireat", -3, "write fast", (1, 1, 1), G, "Sets the expiration time of a key to a Unix timestamp.",
-         "key unix-time-seconds:unix-time [NX|XX|GT|LT]", since="1.2.0", example="EXPIREAT session:1 1893456000")
+@command(
+    "expireat",
+    -3,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Sets the expiration time of a key to a Unix timestamp.",
+    "key unix-time-seconds:unix-time [NX|XX|GT|LT]",
+    since="1.2.0",
+    example="EXPIREAT session:1 1893456000",
+)
 def expireat(c, a):
     return _expire(c, a, "expireat", 1000, True)
 
 
-@command("pexpireat", -3, "write fast", (1, 1, 1), G, "Sets the expiration time of a key to a Unix milliseconds timestamp.",
-         "key unix-time-milliseconds:unix-time [NX|XX|GT|LT]", since="2.6.0", example="PEXPIREAT session:1 1893456000000")
+@command(
+    "pexpireat",
+    -3,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+    "key unix-time-milliseconds:unix-time [NX|XX|GT|LT]",
+    since="2.6.0",
+    example="PEXPIREAT session:1 1893456000000",
+)
 def pexpireat(c, a):
     return _expire(c, a, "pexpireat", 1, True)
 
@@ -121,32 +203,76 @@ def _ttl(c, a, scale: int, absolute: bool) -> bytes:
     return integer((left + 500) // 1000 if scale == 1000 else left)
 
 
-@command("ttl", 2, "readonly fast", (1, 1, 1), G, "Returns the expiration time in seconds of a key.", "key",
-         example="TTL session:1")
+@command(
+    "ttl",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the expiration time in seconds of a key.",
+    "key",
+    example="TTL session:1",
+)
 def ttl(c, a):
     return _ttl(c, a, 1000, False)
 
 
-@command("pttl", 2, "readonly fast", (1, 1, 1), G, "Returns the expiration time in milliseconds of a key.", "key",
-         since="2.6.0", example="PTTL session:1")
+@command(
+    "pttl",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the expiration time in milliseconds of a key.",
+    "key",
+    since="2.6.0",
+    example="PTTL session:1",
+)
 def pttl(c, a):
     return _ttl(c, a, 1, False)
 
 
-@command("expiretime", 2, "readonly fast", (1, 1, 1), G, "Returns the expiration time of a key as a Unix timestamp.",
-         "key", since="7.0.0", example="EXPIRETIME session:1")
+@command(
+    "expiretime",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the expiration time of a key as a Unix timestamp.",
+    "key",
+    since="7.0.0",
+    example="EXPIRETIME session:1",
+)
 def expiretime(c, a):
     return _ttl(c, a, 1000, True)
 
 
-@command("pexpiretime", 2, "readonly fast", (1, 1, 1), G, "Returns the expiration time of a key as a Unix milliseconds timestamp.",
-         "key", since="7.0.0", example="PEXPIRETIME session:1")
+@command(
+    "pexpiretime",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+    "key",
+    since="7.0.0",
+    example="PEXPIRETIME session:1",
+)
 def pexpiretime(c, a):
     return _ttl(c, a, 1, True)
 
 
-@command("persist", 2, "write fast", (1, 1, 1), G, "Removes the expiration time of a key.", "key",
-         since="2.2.0", example="PERSIST session:1")
+@command(
+    "persist",
+    2,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Removes the expiration time of a key.",
+    "key",
+    since="2.2.0",
+    example="PERSIST session:1",
+)
 def persist(c, a):
     key = a[1]
     ns = c.engine.namespace_for(key)
@@ -164,9 +290,18 @@ def _kind_filter(kind: bytes | None):
     return lambda key, rec: rec.kind == wanted
 
 
-@command("scan", -2, "readonly", (0, 0, 0), G, "Iterates over the key names in the database.",
-         "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", since="2.8.0",
-         complexity="O(1) per call, O(N) for a full iteration", example="SCAN 0 MATCH test:users:* COUNT 100")
+@command(
+    "scan",
+    -2,
+    "readonly",
+    (0, 0, 0),
+    G,
+    "Iterates over the key names in the database.",
+    "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]",
+    since="2.8.0",
+    complexity="O(1) per call, O(N) for a full iteration",
+    example="SCAN 0 MATCH test:users:* COUNT 100",
+)
 def scan(c, a):
     cursor = parse_cursor(a[1])
     matcher, count, kind = scan_options(a, 2, True)
@@ -228,8 +363,17 @@ async def _scan_cluster(c, cluster, cursor: int, a: list[bytes]) -> bytes:
     return b"*2\r\n" + bulk(b"%d" % next_cursor) + bulk_array(found)
 
 
-@command("keys", 2, "readonly", (0, 0, 0), G, "Returns all key names that match a pattern.",
-         "pattern:pattern", complexity="O(N)", example="KEYS test:users:*")
+@command(
+    "keys",
+    2,
+    "readonly",
+    (0, 0, 0),
+    G,
+    "Returns all key names that match a pattern.",
+    "pattern:pattern",
+    complexity="O(N)",
+    example="KEYS test:users:*",
+)
 def keys(c, a):
     mode, cluster = cluster_mode(c)
     if mode == "cluster":
@@ -239,7 +383,11 @@ def keys(c, a):
     found = []
     for ns in c.engine.namespaces.values():
         for key in ns.storage.keys():
-            if matcher(key) and (owned is None or hash_slot(key) >> 2 in owned) and ns.get(key) is not None:
+            if (
+                matcher(key)
+                and (owned is None or hash_slot(key) >> 2 in owned)
+                and ns.get(key) is not None
+            ):
                 found.append(key)
     return bulk_array(found)
 
@@ -249,8 +397,16 @@ async def _keys_cluster(c, cluster, a: list[bytes]) -> bytes:
     return bulk_array([k for reply in replies for k in reply])
 
 
-@command("randomkey", 1, "readonly", (0, 0, 0), G, "Returns a random key name from the database.", "",
-         example="RANDOMKEY")
+@command(
+    "randomkey",
+    1,
+    "readonly",
+    (0, 0, 0),
+    G,
+    "Returns a random key name from the database.",
+    "",
+    example="RANDOMKEY",
+)
 def randomkey(c, a):
     for _ in range(16):  # a pick that turns out expired is reclaimed; pick again
         spaces = [(ns, n) for ns in c.engine.namespaces.values() if (n := ns.count())]
@@ -287,7 +443,9 @@ def _rename(c, a, only_new: bool) -> bytes:
     if rec is None:
         raise RedisError(NO_SUCH_KEY)
     if c.engine.namespace_for(dst) is not ns:
-        raise RedisError("ERR RENAME across namespaces is not supported (source and destination are in different namespaces)")
+        raise RedisError(
+            "ERR RENAME across namespaces is not supported (source and destination are in different namespaces)"
+        )
     if src == dst:
         return ZERO if only_new else OK
     target = ns.get(dst)
@@ -303,13 +461,29 @@ def _rename(c, a, only_new: bool) -> bytes:
     return ONE if only_new else OK
 
 
-@command("rename", 3, "write", (1, 2, 1), G, "Renames a key and overwrites the destination.", "key newkey:key",
-         example="RENAME old new")
+@command(
+    "rename",
+    3,
+    "write",
+    (1, 2, 1),
+    G,
+    "Renames a key and overwrites the destination.",
+    "key newkey:key",
+    example="RENAME old new",
+)
 def rename(c, a):
     return _rename(c, a, False)
 
 
-@command("renamenx", 3, "write fast", (1, 2, 1), G, "Renames a key only when the target key name doesn't exist.",
-         "key newkey:key", example="RENAMENX old new")
+@command(
+    "renamenx",
+    3,
+    "write fast",
+    (1, 2, 1),
+    G,
+    "Renames a key only when the target key name doesn't exist.",
+    "key newkey:key",
+    example="RENAMENX old new",
+)
 def renamenx(c, a):
     return _rename(c, a, True)

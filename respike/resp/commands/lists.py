@@ -78,26 +78,64 @@ def _push(c, a, left: bool, existing_only: bool) -> bytes:
     return integer(n)
 
 
-@command("lpush", -3, "write denyoom fast", (1, 1, 1), G, "Prepends one or more elements to a list. Creates the key if it doesn't exist.",
-         "key element...", complexity="O(1) per element", example="LPUSH test:jobs job-1 job-2")
+@command(
+    "lpush",
+    -3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Prepends one or more elements to a list. Creates the key if it doesn't exist.",
+    "key element...",
+    complexity="O(1) per element",
+    example="LPUSH test:jobs job-1 job-2",
+)
 def lpush(c, a):
     return _push(c, a, True, False)
 
 
-@command("rpush", -3, "write denyoom fast", (1, 1, 1), G, "Appends one or more elements to a list. Creates the key if it doesn't exist.",
-         "key element...", complexity="O(1) per element", example="RPUSH test:jobs job-1 job-2")
+@command(
+    "rpush",
+    -3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Appends one or more elements to a list. Creates the key if it doesn't exist.",
+    "key element...",
+    complexity="O(1) per element",
+    example="RPUSH test:jobs job-1 job-2",
+)
 def rpush(c, a):
     return _push(c, a, False, False)
 
 
-@command("lpushx", -3, "write denyoom fast", (1, 1, 1), G, "Prepends one or more elements to a list only when the list exists.",
-         "key element...", since="2.2.0", complexity="O(1) per element", example="LPUSHX test:jobs job-3")
+@command(
+    "lpushx",
+    -3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Prepends one or more elements to a list only when the list exists.",
+    "key element...",
+    since="2.2.0",
+    complexity="O(1) per element",
+    example="LPUSHX test:jobs job-3",
+)
 def lpushx(c, a):
     return _push(c, a, True, True)
 
 
-@command("rpushx", -3, "write denyoom fast", (1, 1, 1), G, "Appends one or more elements to a list only when the list exists.",
-         "key element...", since="2.2.0", complexity="O(1) per element", example="RPUSHX test:jobs job-3")
+@command(
+    "rpushx",
+    -3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Appends one or more elements to a list only when the list exists.",
+    "key element...",
+    since="2.2.0",
+    complexity="O(1) per element",
+    example="RPUSHX test:jobs job-3",
+)
 def rpushx(c, a):
     return _push(c, a, False, True)
 
@@ -124,14 +162,32 @@ def _pop(c, a, left: bool, name: str) -> bytes:
     return bulk_array(popped)
 
 
-@command("lpop", -2, "write fast", (1, 1, 1), G, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
-         "key [count:integer]", complexity="O(N) where N is the number of elements returned", example="LPOP test:jobs 2")
+@command(
+    "lpop",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
+    "key [count:integer]",
+    complexity="O(N) where N is the number of elements returned",
+    example="LPOP test:jobs 2",
+)
 def lpop(c, a):
     return _pop(c, a, True, "lpop")
 
 
-@command("rpop", -2, "write fast", (1, 1, 1), G, "Returns and removes the last elements of the list. Deletes the list if the last element was popped.",
-         "key [count:integer]", complexity="O(N) where N is the number of elements returned", example="RPOP test:jobs 2")
+@command(
+    "rpop",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Returns and removes the last elements of the list. Deletes the list if the last element was popped.",
+    "key [count:integer]",
+    complexity="O(N) where N is the number of elements returned",
+    example="RPOP test:jobs 2",
+)
 def rpop(c, a):
     return _pop(c, a, False, "rpop")
 
@@ -146,9 +202,17 @@ def _slice(dq: deque, start: int, stop: int) -> list[bytes]:
     return items
 
 
-@command("lrange", 4, "readonly", (1, 1, 1), G, "Returns a range of elements from a list.",
-         "key start:integer stop:integer", complexity="O(S+N) where S is the distance of the start from the nearer end",
-         example="LRANGE test:jobs 0 -1")
+@command(
+    "lrange",
+    4,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns a range of elements from a list.",
+    "key start:integer stop:integer",
+    complexity="O(S+N) where S is the distance of the start from the nearer end",
+    example="LRANGE test:jobs 0 -1",
+)
 def lrange(c, a):
     start, stop = to_int(a[2]), to_int(a[3])
     _, rec = _list(c, a[1])
@@ -160,15 +224,32 @@ def lrange(c, a):
     return bulk_array(_slice(rec.value, *span))
 
 
-@command("llen", 2, "readonly fast", (1, 1, 1), G, "Returns the length of a list.", "key",
-         example="LLEN test:jobs")
+@command(
+    "llen",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the length of a list.",
+    "key",
+    example="LLEN test:jobs",
+)
 def llen(c, a):
     _, rec = _list(c, a[1])
     return ZERO if rec is None else integer(len(rec.value))
 
 
-@command("lindex", 3, "readonly", (1, 1, 1), G, "Returns an element from a list by its index.",
-         "key index:integer", complexity="O(N) where N is the distance to the nearer end", example="LINDEX test:jobs -1")
+@command(
+    "lindex",
+    3,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns an element from a list by its index.",
+    "key index:integer",
+    complexity="O(N) where N is the distance to the nearer end",
+    example="LINDEX test:jobs -1",
+)
 def lindex(c, a):
     _, rec = _list(c, a[1])
     if rec is None:
@@ -182,8 +263,17 @@ def lindex(c, a):
     return bulk(dq[index])
 
 
-@command("lset", 4, "write denyoom", (1, 1, 1), G, "Sets the value of an element in a list by its index.",
-         "key index:integer element", complexity="O(N) where N is the distance to the nearer end", example="LSET test:jobs 0 job-9")
+@command(
+    "lset",
+    4,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Sets the value of an element in a list by its index.",
+    "key index:integer element",
+    complexity="O(N) where N is the distance to the nearer end",
+    example="LSET test:jobs 0 job-9",
+)
 def lset(c, a):
     key = a[1]
     ns, rec = _list(c, key, True)
@@ -202,8 +292,18 @@ def lset(c, a):
     return OK
 
 
-@command("linsert", 5, "write denyoom", (1, 1, 1), G, "Inserts an element before or after another element in a list.",
-         "key BEFORE|AFTER pivot element", since="2.2.0", complexity="O(N)", example="LINSERT test:jobs BEFORE job-2 job-1b")
+@command(
+    "linsert",
+    5,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Inserts an element before or after another element in a list.",
+    "key BEFORE|AFTER pivot element",
+    since="2.2.0",
+    complexity="O(N)",
+    example="LINSERT test:jobs BEFORE job-2 job-1b",
+)
 def linsert(c, a):
     where = a[2].upper()
     if where not in (b"BEFORE", b"AFTER"):
@@ -225,8 +325,17 @@ def linsert(c, a):
     return integer(len(dq))
 
 
-@command("lrem", 4, "write", (1, 1, 1), G, "Removes elements from a list. Deletes the list if the last element was removed.",
-         "key count:integer element", complexity="O(N+M)", example="LREM test:jobs 0 job-1")
+@command(
+    "lrem",
+    4,
+    "write",
+    (1, 1, 1),
+    G,
+    "Removes elements from a list. Deletes the list if the last element was removed.",
+    "key count:integer element",
+    complexity="O(N+M)",
+    example="LREM test:jobs 0 job-1",
+)
 def lrem(c, a):
     count = to_int(a[2])
     key, elem = a[1], a[3]
@@ -249,8 +358,17 @@ def lrem(c, a):
     return integer(removed)
 
 
-@command("ltrim", 4, "write", (1, 1, 1), G, "Removes elements from both ends a list. Deletes the list if all elements were trimmed.",
-         "key start:integer stop:integer", complexity="O(N) where N is the number of elements removed", example="LTRIM test:jobs 0 99")
+@command(
+    "ltrim",
+    4,
+    "write",
+    (1, 1, 1),
+    G,
+    "Removes elements from both ends a list. Deletes the list if all elements were trimmed.",
+    "key start:integer stop:integer",
+    complexity="O(N) where N is the number of elements removed",
+    example="LTRIM test:jobs 0 99",
+)
 def ltrim(c, a):
     start, stop = to_int(a[2]), to_int(a[3])
     key = a[1]
@@ -274,9 +392,18 @@ def ltrim(c, a):
     return OK
 
 
-@command("lpos", -3, "readonly", (1, 1, 1), G, "Returns the index of matching elements in a list.",
-         "key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]", since="6.0.6",
-         complexity="O(N)", example="LPOS test:jobs job-2 RANK -1 COUNT 0")
+@command(
+    "lpos",
+    -3,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns the index of matching elements in a list.",
+    "key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]",
+    since="6.0.6",
+    complexity="O(N)",
+    example="LPOS test:jobs job-2 RANK -1 COUNT 0",
+)
 def lpos(c, a):
     rank, count, maxlen = 1, None, 0
     i = 3
@@ -287,8 +414,10 @@ def lpos(c, a):
         if opt == b"RANK":
             rank = to_signed_count(a[i + 1])
             if rank == 0:
-                raise RedisError("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
-                                 "or use negative to start from the end of the list")
+                raise RedisError(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+                    "or use negative to start from the end of the list"
+                )
         elif opt == b"COUNT":
             count = to_int(a[i + 1], "ERR COUNT can't be negative")
             if count < 0:
@@ -379,16 +508,34 @@ def _move(c, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> bytes | 
     return elem
 
 
-@command("lmove", 5, "write denyoom", (1, 2, 1), G, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
-         "source:key destination:key LEFT|RIGHT LEFT|RIGHT", since="6.2.0", example="LMOVE test:jobs test:done LEFT RIGHT")
+@command(
+    "lmove",
+    5,
+    "write denyoom",
+    (1, 2, 1),
+    G,
+    "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
+    "source:key destination:key LEFT|RIGHT LEFT|RIGHT",
+    since="6.2.0",
+    example="LMOVE test:jobs test:done LEFT RIGHT",
+)
 def lmove(c, a):
     from_left, to_left = _side(a[3]), _side(a[4])
     elem = _move(c, a[1], a[2], from_left, to_left)
     return NULL[c.proto] if elem is None else bulk(elem)
 
 
-@command("rpoplpush", 3, "write denyoom", (1, 2, 1), G, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
-         "source:key destination:key", since="1.2.0", example="RPOPLPUSH test:jobs test:done")
+@command(
+    "rpoplpush",
+    3,
+    "write denyoom",
+    (1, 2, 1),
+    G,
+    "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
+    "source:key destination:key",
+    since="1.2.0",
+    example="RPOPLPUSH test:jobs test:done",
+)
 def rpoplpush(c, a):
     elem = _move(c, a[1], a[2], False, True)
     return NULL[c.proto] if elem is None else bulk(elem)
@@ -546,6 +693,7 @@ def _block(c, keys: list[bytes], serve, timeout_ms: int, timeout_reply: bytes) -
     w.serve = lambda key: serve(w, key)
     waiters.add(w)
     if timeout_ms:
+
         def expire() -> None:
             if not future.done():
                 waiters.remove(w)
@@ -582,16 +730,34 @@ def _pop_reply(c, ns, key: bytes, rec: Record, left: bool) -> bytes:
     return bulk_array([key, elem])
 
 
-@command("blpop", -3, "write blocking", (1, -2, 1), G, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
-         "key... timeout:double", since="2.0.0", complexity="O(N) where N is the number of provided keys",
-         example="BLPOP test:jobs test:urgent 0.1")
+@command(
+    "blpop",
+    -3,
+    "write blocking",
+    (1, -2, 1),
+    G,
+    "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+    "key... timeout:double",
+    since="2.0.0",
+    complexity="O(N) where N is the number of provided keys",
+    example="BLPOP test:jobs test:urgent 0.1",
+)
 def blpop(c, a):
     return _bpop(c, a, True)
 
 
-@command("brpop", -3, "write blocking", (1, -2, 1), G, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
-         "key... timeout:double", since="2.0.0", complexity="O(N) where N is the number of provided keys",
-         example="BRPOP test:jobs 0.1")
+@command(
+    "brpop",
+    -3,
+    "write blocking",
+    (1, -2, 1),
+    G,
+    "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+    "key... timeout:double",
+    since="2.0.0",
+    complexity="O(N) where N is the number of provided keys",
+    example="BRPOP test:jobs 0.1",
+)
 def brpop(c, a):
     return _bpop(c, a, False)
 
@@ -610,18 +776,34 @@ def _bmove(c, src: bytes, dst: bytes, from_left: bool, to_left: bool, timeout: i
     return _block(c, [src], serve, timeout, NULL[c.proto])
 
 
-@command("blmove", 6, "write denyoom blocking", (1, 2, 1), G, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
-         "source:key destination:key LEFT|RIGHT LEFT|RIGHT timeout:double", since="6.2.0",
-         example="BLMOVE test:jobs test:done LEFT RIGHT 0.1")
+@command(
+    "blmove",
+    6,
+    "write denyoom blocking",
+    (1, 2, 1),
+    G,
+    "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
+    "source:key destination:key LEFT|RIGHT LEFT|RIGHT timeout:double",
+    since="6.2.0",
+    example="BLMOVE test:jobs test:done LEFT RIGHT 0.1",
+)
 def blmove(c, a):
     from_left, to_left = _side(a[3]), _side(a[4])
     timeout = parse_timeout(a[5])
     return _bmove(c, a[1], a[2], from_left, to_left, timeout)
 
 
-@command("brpoplpush", 4, "write denyoom blocking", (1, 2, 1), G, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise.",
-         "source:key destination:key timeout:double", since="2.2.0", example="BRPOPLPUSH test:jobs test:done 0.1")
+@command(
+    "brpoplpush",
+    4,
+    "write denyoom blocking",
+    (1, 2, 1),
+    G,
+    "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise.",
+    "source:key destination:key timeout:double",
+    since="2.2.0",
+    example="BRPOPLPUSH test:jobs test:done 0.1",
+)
 def brpoplpush(c, a):
     timeout = parse_timeout(a[3])
     return _bmove(c, a[1], a[2], False, True, timeout)
-

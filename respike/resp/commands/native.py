@@ -99,17 +99,25 @@ def check_policy(policy: Policy, rec: Record | None) -> None:
             raise RecordError(ResultCode.GENERATION, "record generation mismatch")
 
 
-def commit_bins(ns: Namespace, key: bytes, rec: Record | None, bins: dict, void: int) -> Record | None:
+def commit_bins(
+    ns: Namespace, key: bytes, rec: Record | None, bins: dict, void: int
+) -> Record | None:
     """Store a record's new bins, keeping its Redis type where the bins still fit it."""
     for name in bins:
         if len(name) > ns.max_bin_name:
-            raise RecordError(ResultCode.BIN_NAME, f"bin name of {len(name)} bytes exceeds max-bin-name-length")
+            raise RecordError(
+                ResultCode.BIN_NAME, f"bin name of {len(name)} bytes exceeds max-bin-name-length"
+            )
     if not bins:
         if rec is not None:
             ns.delete(key, rec)
         return None
     kind, value = HASH, bins
-    if rec is not None and rec.kind != HASH and list(bins) == [KIND_NAMES[rec.kind].encode() if rec.kind else STRING_BIN]:
+    if (
+        rec is not None
+        and rec.kind != HASH
+        and list(bins) == [KIND_NAMES[rec.kind].encode() if rec.kind else STRING_BIN]
+    ):
         kind, value = rec.kind, next(iter(bins.values()))
         if kind == STRING and value.__class__ not in (bytes, int, float):
             kind, value = HASH, bins  # a list, map or boolean is no Redis string
@@ -172,9 +180,17 @@ def _must_exist(rec: Record | None) -> Record:
     return rec
 
 
-@command("as.put", -4, "write denyoom", (1, 1, 1), G, "Writes bins to a record with Aerospike write policies.",
-         f"key {POLICY_ARGS} BINS (bin value)...|JSON document", since="0.1.0",
-         example="AS.PUT test:users:42 TTL 3600 EXISTS CREATE_ONLY BINS name ann age 31")
+@command(
+    "as.put",
+    -4,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Writes bins to a record with Aerospike write policies.",
+    f"key {POLICY_ARGS} BINS (bin value)...|JSON document",
+    since="0.1.0",
+    example="AS.PUT test:users:42 TTL 3600 EXISTS CREATE_ONLY BINS name ann age 31",
+)
 def as_put(c, a):
     key = a[1]
     policy, i = parse_policy(a, 2, (b"BINS", b"JSON"))
@@ -210,8 +226,17 @@ def _bins_reply(rec: Record, names: list[bytes] | None) -> dict:
     return {n: bins[n] for n in names if n in bins}
 
 
-@command("as.get", -2, "readonly fast", (1, 1, 1), G, "Reads a record's bins (all, or those named) with its metadata.",
-         "key [bin...]", since="0.1.0", example="AS.GET test:users:42 name")
+@command(
+    "as.get",
+    -2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Reads a record's bins (all, or those named) with its metadata.",
+    "key [bin...]",
+    since="0.1.0",
+    example="AS.GET test:users:42 name",
+)
 def as_get(c, a):
     key = a[1]
     ns = c.engine.namespace_for(key)
@@ -221,23 +246,50 @@ def as_get(c, a):
     return encode(reply, c.proto)
 
 
-@command("as.getmeta", 2, "readonly fast", (1, 1, 1), G, "Reads a record's metadata only (generation, TTL, last-update-time).",
-         "key", since="0.1.0", example="AS.GETMETA test:users:42")
+@command(
+    "as.getmeta",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Reads a record's metadata only (generation, TTL, last-update-time).",
+    "key",
+    since="0.1.0",
+    example="AS.GETMETA test:users:42",
+)
 def as_getmeta(c, a):
     key = a[1]
     ns = c.engine.namespace_for(key)
     return encode(meta(ns, key, _must_exist(ns.read(key))), c.proto)
 
 
-@command("as.exists", 2, "readonly fast", (1, 1, 1), G, "Tells whether a record exists (1) or not (0).",
-         "key", since="0.1.0", example="AS.EXISTS test:users:42")
+@command(
+    "as.exists",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Tells whether a record exists (1) or not (0).",
+    "key",
+    since="0.1.0",
+    example="AS.EXISTS test:users:42",
+)
 def as_exists(c, a):
     _, rec = _record(c, a[1])
     return b":1\r\n" if rec is not None else b":0\r\n"
 
 
-@command("as.delete", -2, "write fast", (1, 1, 1), G, "Deletes a record, optionally only at a given generation.",
-         "key [GEN generation:integer] [COMMIT ALL|MASTER]", since="0.1.0", example="AS.DELETE test:users:42 GEN 3")
+@command(
+    "as.delete",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Deletes a record, optionally only at a given generation.",
+    "key [GEN generation:integer] [COMMIT ALL|MASTER]",
+    since="0.1.0",
+    example="AS.DELETE test:users:42 GEN 3",
+)
 def as_delete(c, a):
     key = a[1]
     policy, i = parse_policy(a, 2, ())
@@ -251,9 +303,17 @@ def as_delete(c, a):
     return OK
 
 
-@command("as.touch", -2, "write fast", (1, 1, 1), G, "Bumps a record's generation and resets its TTL (default: the namespace's default-ttl).",
-         "key [TTL ttl:integer] [GEN generation:integer] [COMMIT ALL|MASTER]", since="0.1.0",
-         example="AS.TOUCH test:users:42 TTL 600")
+@command(
+    "as.touch",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Bumps a record's generation and resets its TTL (default: the namespace's default-ttl).",
+    "key [TTL ttl:integer] [GEN generation:integer] [COMMIT ALL|MASTER]",
+    since="0.1.0",
+    example="AS.TOUCH test:users:42 TTL 600",
+)
 def as_touch(c, a):
     key = a[1]
     policy, _ = parse_policy(a, 2, ())
@@ -268,8 +328,17 @@ def as_touch(c, a):
 
 # --- operate ---------------------------------------------------------------------------
 
-OP_ARITY = {b"READ": 1, b"READALL": 0, b"WRITE": 2, b"WRITEJSON": 2, b"INCR": 2, b"APPEND": 2,
-            b"PREPEND": 2, b"DELETE": 1, b"TOUCH": 0}
+OP_ARITY = {
+    b"READ": 1,
+    b"READALL": 0,
+    b"WRITE": 2,
+    b"WRITEJSON": 2,
+    b"INCR": 2,
+    b"APPEND": 2,
+    b"PREPEND": 2,
+    b"DELETE": 1,
+    b"TOUCH": 0,
+}
 
 
 def parse_ops(a: list[bytes], i: int) -> list[tuple[bytes, list[bytes]]]:
@@ -279,14 +348,19 @@ def parse_ops(a: list[bytes], i: int) -> list[tuple[bytes, list[bytes]]]:
         if name.startswith((b"LIST.", b"MAP.")):  # CDT ops: LIST.<OP> bin [modifiers] args
             kind, _, opname = name.decode("utf-8", "replace").partition(".")
             if i + 1 >= len(a):
-                raise RecordError(ResultCode.PARAMETER, f"{name.decode('utf-8', 'replace')} needs a bin name")
+                raise RecordError(
+                    ResultCode.PARAMETER, f"{name.decode('utf-8', 'replace')} needs a bin name"
+                )
             op, j = cdt_ops.parse(kind.lower(), a, i + 2, opname)
             ops.append((b"CDTWRITE" if op.write else b"CDTREAD", (a[i + 1], op)))  # type: ignore[arg-type]
             i = j
             continue
         n = OP_ARITY.get(name)
         if n is None or i + 1 + n > len(a):
-            raise RecordError(ResultCode.PARAMETER, f"unknown or incomplete operation '{a[i].decode('utf-8', 'replace')}'")
+            raise RecordError(
+                ResultCode.PARAMETER,
+                f"unknown or incomplete operation '{a[i].decode('utf-8', 'replace')}'",
+            )
         ops.append((name, a[i + 1 : i + 1 + n]))
         i += 1 + n
     if not ops:
@@ -319,7 +393,9 @@ def _concat(old: Any, data: bytes, append: bool) -> bytes:
     if old.__class__ is int:
         old = b"%d" % old
     if old.__class__ is not bytes:
-        raise RecordError(ResultCode.INCOMPATIBLE_TYPE, "APPEND/PREPEND on a bin that is not a string")
+        raise RecordError(
+            ResultCode.INCOMPATIBLE_TYPE, "APPEND/PREPEND on a bin that is not a string"
+        )
     return old + data if append else data + old
 
 
@@ -355,10 +431,17 @@ def run_ops(ns: Namespace, bins: dict, ops: list[tuple[bytes, list[bytes]]]) -> 
     return results, touched
 
 
-@command("as.operate", -4, "write denyoom", (1, 1, 1), G,
-         "Applies several operations to one record atomically (READ, READALL, WRITE, WRITEJSON, INCR, APPEND, PREPEND, DELETE bin, TOUCH).",
-         f"key {POLICY_ARGS} OPS op...", since="0.1.0",
-         example="AS.OPERATE test:users:42 GEN 3 OPS INCR visits 1 READ visits")
+@command(
+    "as.operate",
+    -4,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Applies several operations to one record atomically (READ, READALL, WRITE, WRITEJSON, INCR, APPEND, PREPEND, DELETE bin, TOUCH).",
+    f"key {POLICY_ARGS} OPS op...",
+    since="0.1.0",
+    example="AS.OPERATE test:users:42 GEN 3 OPS INCR visits 1 READ visits",
+)
 def as_operate(c, a):
     key = a[1]
     policy, i = parse_policy(a, 2, (b"OPS",))
@@ -378,11 +461,21 @@ def as_operate(c, a):
         ttl = policy.ttl if not (touched and policy.ttl == -2) else 0
         with commit_level(c, policy):
             rec = commit_bins(ns, key, rec, bins, void_for(ns, ttl))
-        if rec is not None and rec.kind == LIST and any(n == b"CDTWRITE" and o[1].adds for n, o in ops):
+        if (
+            rec is not None
+            and rec.kind == LIST
+            and any(n == b"CDTWRITE" and o[1].adds for n, o in ops)
+        ):
             pushed(c, key)
     reply: dict[str, Any] = {"results": results}
     if rec is not None:
-        reply.update({k: v for k, v in meta(ns, key, rec).items() if k in ("generation", "ttl", "last_update_time")})
+        reply.update(
+            {
+                k: v
+                for k, v in meta(ns, key, rec).items()
+                if k in ("generation", "ttl", "last_update_time")
+            }
+        )
     return encode(reply, c.proto)
 
 
@@ -405,7 +498,10 @@ def _cdt_command(c, a, kind: str) -> bytes:
     key, name = a[1], a[2]
     op, i = cdt_ops.parse(kind, a, 3)
     if i != len(a):
-        raise RecordError(ResultCode.PARAMETER, f"unexpected argument '{a[i].decode('utf-8', 'replace')}' after the {kind} operation")
+        raise RecordError(
+            ResultCode.PARAMETER,
+            f"unexpected argument '{a[i].decode('utf-8', 'replace')}' after the {kind} operation",
+        )
     ns, rec = _record(c, key)
     if rec is None and not op.write:
         raise RecordError(ResultCode.KEY_NOT_FOUND, "key not found")
@@ -418,18 +514,34 @@ def _cdt_command(c, a, kind: str) -> bytes:
     return encode(result, c.proto)
 
 
-@command("as.list", -4, "write denyoom", (1, 1, 1), G,
-         "Applies one list operation to a bin atomically (append, insert, set, pop, remove, trim, clear, increment, sort, size, get/remove by index, rank, value, value list, value interval).",
-         f"key bin operation {CDT_MODIFIERS} arg...", since="0.1.0",
-         complexity="O(N) in the list's size", example="AS.LIST test:q list GET_BY_RANK_RANGE RETURN VALUE -3")
+@command(
+    "as.list",
+    -4,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Applies one list operation to a bin atomically (append, insert, set, pop, remove, trim, clear, increment, sort, size, get/remove by index, rank, value, value list, value interval).",
+    f"key bin operation {CDT_MODIFIERS} arg...",
+    since="0.1.0",
+    complexity="O(N) in the list's size",
+    example="AS.LIST test:q list GET_BY_RANK_RANGE RETURN VALUE -3",
+)
 def as_list(c, a):
     return _cdt_command(c, a, "list")
 
 
-@command("as.map", -4, "write denyoom", (1, 1, 1), G,
-         "Applies one map operation to a bin atomically (put, put items, increment, decrement, clear, size, get/remove by key, key list, key interval, index, rank, value, value list, value interval).",
-         f"key bin operation {CDT_MODIFIERS} arg...", since="0.1.0",
-         complexity="O(N log N) in the map's size", example="AS.MAP test:board zset GET_BY_RANK_RANGE RETURN KEY_VALUE -3")
+@command(
+    "as.map",
+    -4,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Applies one map operation to a bin atomically (put, put items, increment, decrement, clear, size, get/remove by key, key list, key interval, index, rank, value, value list, value interval).",
+    f"key bin operation {CDT_MODIFIERS} arg...",
+    since="0.1.0",
+    complexity="O(N log N) in the map's size",
+    example="AS.MAP test:board zset GET_BY_RANK_RANGE RETURN KEY_VALUE -3",
+)
 def as_map(c, a):
     return _cdt_command(c, a, "map")
 
@@ -440,41 +552,76 @@ def as_map(c, a):
 def _namespace(c, name: bytes) -> Namespace:
     ns = c.engine.by_name(name)
     if ns is None:
-        raise RecordError(ResultCode.NAMESPACE, f"namespace '{name.decode('utf-8', 'replace')}' is not configured")
+        raise RecordError(
+            ResultCode.NAMESPACE, f"namespace '{name.decode('utf-8', 'replace')}' is not configured"
+        )
     return ns
 
 
-@command("as.namespaces", 1, "readonly", (0, 0, 0), G, "Lists namespaces with their object counts and memory use.",
-         "", since="0.1.0", example="AS.NAMESPACES")
+@command(
+    "as.namespaces",
+    1,
+    "readonly",
+    (0, 0, 0),
+    G,
+    "Lists namespaces with their object counts and memory use.",
+    "",
+    since="0.1.0",
+    example="AS.NAMESPACES",
+)
 def as_namespaces(c, a):
-    return encode({
-        ns.name: {
-            "objects": ns.count(),
-            "sets": len(ns.set_objects),
-            "memory_used_bytes": ns.used_bytes,
-            "storage_engine": ns.config["storage-engine"],
-            "replication_factor": ns.config["replication-factor"],
-        }
-        for ns in c.engine.namespaces.values()
-    }, c.proto)
+    return encode(
+        {
+            ns.name: {
+                "objects": ns.count(),
+                "sets": len(ns.set_objects),
+                "memory_used_bytes": ns.used_bytes,
+                "storage_engine": ns.config["storage-engine"],
+                "replication_factor": ns.config["replication-factor"],
+            }
+            for ns in c.engine.namespaces.values()
+        },
+        c.proto,
+    )
 
 
-@command("as.sets", -1, "readonly", (0, 0, 0), G, "Lists the sets of one or every namespace with their object counts.",
-         "[namespace]", since="0.1.0", example="AS.SETS test")
+@command(
+    "as.sets",
+    -1,
+    "readonly",
+    (0, 0, 0),
+    G,
+    "Lists the sets of one or every namespace with their object counts.",
+    "[namespace]",
+    since="0.1.0",
+    example="AS.SETS test",
+)
 def as_sets(c, a):
     spaces = [_namespace(c, a[1])] if len(a) > 1 else list(c.engine.namespaces.values())
     if len(a) > 2:
         raise RedisError(SYNTAX)
-    return encode({
-        f"{ns.name}:{s.decode('utf-8', 'replace')}": {"objects": n}
-        for ns in spaces for s, n in sorted(ns.set_objects.items())
-    }, c.proto)
+    return encode(
+        {
+            f"{ns.name}:{s.decode('utf-8', 'replace')}": {"objects": n}
+            for ns in spaces
+            for s, n in sorted(ns.set_objects.items())
+        },
+        c.proto,
+    )
 
 
-@command("as.scan", -2, "readonly", (0, 0, 0), G,
-         "Scans a namespace or one of its sets, partition by partition, returning records with their bins.",
-         "namespace [SET set] [CURSOR cursor:integer] [COUNT count:integer] [NOBINS]", since="0.1.0",
-         complexity="O(N) for a full scan", example="AS.SCAN test SET users COUNT 100")
+@command(
+    "as.scan",
+    -2,
+    "readonly",
+    (0, 0, 0),
+    G,
+    "Scans a namespace or one of its sets, partition by partition, returning records with their bins.",
+    "namespace [SET set] [CURSOR cursor:integer] [COUNT count:integer] [NOBINS]",
+    since="0.1.0",
+    complexity="O(N) for a full scan",
+    example="AS.SCAN test SET users COUNT 100",
+)
 def as_scan(c, a):
     ns = _namespace(c, a[1])
     setname, cursor, count, nobins = None, 0, 10, False
@@ -498,8 +645,10 @@ def as_scan(c, a):
     if setname is None:
         accept = None
     else:
+
         def accept(key, rec):
             return split_key(key, ns.namespaces)[1] == setname
+
     cursor, keys = ns.scan(cursor, count, accept)
     records = []
     for key in keys:
@@ -512,9 +661,17 @@ def as_scan(c, a):
     return encode([b"%d" % cursor, records], c.proto)
 
 
-@command("as.truncate", -2, "write admin", (0, 0, 0), G,
-         "Deletes every record of a namespace or set last updated before now (or before a time in ms).",
-         "namespace [set] [BEFORE lut-ms:integer]", since="0.1.0", example="AS.TRUNCATE test users")
+@command(
+    "as.truncate",
+    -2,
+    "write admin",
+    (0, 0, 0),
+    G,
+    "Deletes every record of a namespace or set last updated before now (or before a time in ms).",
+    "namespace [set] [BEFORE lut-ms:integer]",
+    since="0.1.0",
+    example="AS.TRUNCATE test users",
+)
 def as_truncate(c, a):
     ns = _namespace(c, a[1])
     setname, before = None, None

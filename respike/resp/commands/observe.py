@@ -35,9 +35,18 @@ G = "server"
 SLOWLOG = container("slowlog", G, "A container for slow log commands.", since="2.2.12")
 
 
-@command("slowlog|get", -2, "admin loading stale", (0, 0, 0), G, "Returns the slow log's entries.",
-         "[count:integer]", since="2.2.12", complexity="O(N) where N is the number of entries returned",
-         example="SLOWLOG GET 10")
+@command(
+    "slowlog|get",
+    -2,
+    "admin loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the slow log's entries.",
+    "[count:integer]",
+    since="2.2.12",
+    complexity="O(N) where N is the number of entries returned",
+    example="SLOWLOG GET 10",
+)
 def slowlog_get(c, a):
     if len(a) > 3:
         raise RedisError("ERR wrong number of arguments for 'slowlog|get' command")
@@ -54,22 +63,49 @@ def slowlog_get(c, a):
     )
 
 
-@command("slowlog|len", 2, "admin loading stale", (0, 0, 0), G, "Returns the number of entries in the slow log.",
-         "", since="2.2.12", example="SLOWLOG LEN")
+@command(
+    "slowlog|len",
+    2,
+    "admin loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the number of entries in the slow log.",
+    "",
+    since="2.2.12",
+    example="SLOWLOG LEN",
+)
 def slowlog_len(c, a):
     return integer(len(c.server.slowlog.entries))
 
 
-@command("slowlog|reset", 2, "admin loading stale", (0, 0, 0), G, "Clears all entries from the slow log.",
-         "", since="2.2.12", complexity="O(N) where N is the number of entries in the slowlog",
-         example="SLOWLOG RESET")
+@command(
+    "slowlog|reset",
+    2,
+    "admin loading stale",
+    (0, 0, 0),
+    G,
+    "Clears all entries from the slow log.",
+    "",
+    since="2.2.12",
+    complexity="O(N) where N is the number of entries in the slowlog",
+    example="SLOWLOG RESET",
+)
 def slowlog_reset(c, a):
     c.server.slowlog.reset()
     return OK
 
 
-@command("slowlog|help", 2, "loading stale", (0, 0, 0), G, "Returns helpful text about the different subcommands.",
-         "", since="6.2.0", example="SLOWLOG HELP")
+@command(
+    "slowlog|help",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns helpful text about the different subcommands.",
+    "",
+    since="6.2.0",
+    example="SLOWLOG HELP",
+)
 def slowlog_help(c, a):
     return help_reply(c, SLOWLOG)
 
@@ -112,10 +148,18 @@ def share_above(cmd: Command, usec: int) -> float:
     return slow / lat.samples
 
 
-@command("latency|histogram", -2, "admin noscript loading stale", (0, 0, 0), G,
-         "Returns the cumulative distribution of latencies of a subset or all commands.",
-         "[command...]", since="7.0.0", complexity="O(N) where N is the number of commands with latency information",
-         example="LATENCY HISTOGRAM set get")
+@command(
+    "latency|histogram",
+    -2,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the cumulative distribution of latencies of a subset or all commands.",
+    "[command...]",
+    since="7.0.0",
+    complexity="O(N) where N is the number of commands with latency information",
+    example="LATENCY HISTOGRAM set get",
+)
 def latency_histogram(c, a):
     table = c.server.table
     if len(a) == 2:
@@ -129,27 +173,56 @@ def latency_histogram(c, a):
             cmds.append(cmd)
             cmds.extend(sub for _, sub in sorted(cmd.subcommands.items()))
         cmds = [cmd for cmd in dict.fromkeys(cmds) if cmd.latency.samples]
-    return encode({
-        cmd.name: {"calls": est_calls(cmd), "histogram_usec": scaled_cumulative(cmd)} for cmd in cmds
-    }, c.proto)
+    return encode(
+        {
+            cmd.name: {"calls": est_calls(cmd), "histogram_usec": scaled_cumulative(cmd)}
+            for cmd in cmds
+        },
+        c.proto,
+    )
 
 
-@command("latency|latest", 2, "admin noscript loading stale", (0, 0, 0), G,
-         "Returns the latest latency samples for all events (respike keeps no latency events).",
-         "", since="2.8.13", example="LATENCY LATEST")
+@command(
+    "latency|latest",
+    2,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the latest latency samples for all events (respike keeps no latency events).",
+    "",
+    since="2.8.13",
+    example="LATENCY LATEST",
+)
 def latency_latest(c, a):
     return EMPTY_ARRAY
 
 
-@command("latency|reset", -2, "admin noscript loading stale", (0, 0, 0), G,
-         "Resets the latency data for one or more events (there are none; CONFIG RESETSTAT resets command histograms).",
-         "[event...]", since="2.8.13", example="LATENCY RESET")
+@command(
+    "latency|reset",
+    -2,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Resets the latency data for one or more events (there are none; CONFIG RESETSTAT resets command histograms).",
+    "[event...]",
+    since="2.8.13",
+    example="LATENCY RESET",
+)
 def latency_reset(c, a):
     return ZERO
 
 
-@command("latency|help", 2, "loading stale", (0, 0, 0), G, "Returns helpful text about the different subcommands.",
-         "", since="2.8.13", example="LATENCY HELP")
+@command(
+    "latency|help",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns helpful text about the different subcommands.",
+    "",
+    since="2.8.13",
+    example="LATENCY HELP",
+)
 def latency_help(c, a):
     return help_reply(c, LATENCY)
 
@@ -234,18 +307,20 @@ def statistics(server) -> dict[str, Any]:
     out.update(section(server, "migrations"))
     out.setdefault("migrate_partitions_remaining", 0)
     stats = [namespace_stats(ns) for ns in spaces]
-    out.update({
-        "uptime": int(time.time() - server.started),
-        "objects": sum(s["objects"] for s in stats),
-        "tombstones": sum(int(s.get("tombstones", 0)) for s in stats),
-        "stop_writes": int(any(int(s.get("stop_writes", 0)) for s in stats)),
-        "client_connections": len(server.clients),
-        "client_connections_opened": server.connections_received,
-        "client_connections_rejected": server.rejected_connections,
-        "total_commands_processed": node.total_commands(),
-        "slowlog_length": len(server.slowlog.entries),
-        "process_id": os.getpid(),
-    })
+    out.update(
+        {
+            "uptime": int(time.time() - server.started),
+            "objects": sum(s["objects"] for s in stats),
+            "tombstones": sum(int(s.get("tombstones", 0)) for s in stats),
+            "stop_writes": int(any(int(s.get("stop_writes", 0)) for s in stats)),
+            "client_connections": len(server.clients),
+            "client_connections_opened": server.connections_received,
+            "client_connections_rejected": server.rejected_connections,
+            "total_commands_processed": node.total_commands(),
+            "slowlog_length": len(server.slowlog.entries),
+            "process_id": os.getpid(),
+        }
+    )
     return out
 
 
@@ -351,7 +426,10 @@ def cluster_stable(server, params: dict[str, str]) -> str:
     stats = statistics(server)
     size = params.get("size")
     if size is not None and str(stats["cluster_size"]) != size:
-        raise RecordError(ResultCode.UNAVAILABLE, f"unstable-cluster: size {stats['cluster_size']}, expected {size}")
+        raise RecordError(
+            ResultCode.UNAVAILABLE,
+            f"unstable-cluster: size {stats['cluster_size']}, expected {size}",
+        )
     if str(stats["cluster_integrity"]).lower() not in ("true", "1"):
         raise RecordError(ResultCode.UNAVAILABLE, "unstable-cluster: no cluster integrity")
     ignore = params.get("ignore-migrations", "false").lower() in ("true", "yes", "1")
@@ -370,7 +448,9 @@ def set_config(c, params: dict[str, str]) -> str:
     elif context == "service":
         changes = list(params.items())
     else:
-        raise RecordError(ResultCode.PARAMETER, f"invalid context '{context}' (service or namespace)")
+        raise RecordError(
+            ResultCode.PARAMETER, f"invalid context '{context}' (service or namespace)"
+        )
     if not changes:
         raise RecordError(ResultCode.PARAMETER, "no setting given")
     try:
@@ -399,7 +479,7 @@ def info_command(c, line: str) -> Any:
     if name == "namespaces":
         return ";".join(ns.name for ns in server.engine.namespaces.values())
     if name.startswith("namespace/"):
-        ns = server.engine.by_name(name[len("namespace/"):].encode())
+        ns = server.engine.by_name(name[len("namespace/") :].encode())
         if ns is None:
             raise RecordError(ResultCode.NAMESPACE, f"namespace '{name[10:]}' is not configured")
         return _kv(namespace_info(ns))
@@ -444,22 +524,52 @@ def info_command(c, line: str) -> Any:
         return ";".join(f"{k}={','.join(v)}" for k, v in dynamic_settings().items())
     if name in ("help", ""):
         return ";".join(INFO_COMMANDS)
-    raise RecordError(ResultCode.PARAMETER, f"unrecognized info command '{name}' (AS.INFO help lists them)")
+    raise RecordError(
+        ResultCode.PARAMETER, f"unrecognized info command '{name}' (AS.INFO help lists them)"
+    )
 
 
 INFO_COMMANDS = [
-    "namespaces", "namespace/<ns>", "sets", "sets/<ns>", "sets/<ns>/<set>", "statistics",
-    "get-config:context=service", "get-config:context=namespace;id=<ns>",
-    "set-config:context=service;<name>=<value>", "set-config:context=namespace;id=<ns>;<name>=<value>",
-    "latencies:", "latencies:hist=<command|read|write>", "node", "build", "version", "edition",
-    "status", "service", "services", "cluster-name", "cluster-stable:size=<n>;ignore-migrations=<bool>",
-    "truncate:namespace=<ns>;set=<set>", "truncate-namespace:namespace=<ns>", "dynamic-config", "help",
+    "namespaces",
+    "namespace/<ns>",
+    "sets",
+    "sets/<ns>",
+    "sets/<ns>/<set>",
+    "statistics",
+    "get-config:context=service",
+    "get-config:context=namespace;id=<ns>",
+    "set-config:context=service;<name>=<value>",
+    "set-config:context=namespace;id=<ns>;<name>=<value>",
+    "latencies:",
+    "latencies:hist=<command|read|write>",
+    "node",
+    "build",
+    "version",
+    "edition",
+    "status",
+    "service",
+    "services",
+    "cluster-name",
+    "cluster-stable:size=<n>;ignore-migrations=<bool>",
+    "truncate:namespace=<ns>;set=<set>",
+    "truncate-namespace:namespace=<ns>",
+    "dynamic-config",
+    "help",
 ]
 
 
-@command("as.info", -2, "admin loading stale", (0, 0, 0), "native",
-         "Runs Aerospike info commands (asinfo): statistics, namespace/<ns>, get-config, set-config, latencies...",
-         "command...", since="0.1.0", complexity="O(N)", example="AS.INFO namespaces")
+@command(
+    "as.info",
+    -2,
+    "admin loading stale",
+    (0, 0, 0),
+    "native",
+    "Runs Aerospike info commands (asinfo): statistics, namespace/<ns>, get-config, set-config, latencies...",
+    "command...",
+    since="0.1.0",
+    complexity="O(N)",
+    example="AS.INFO namespaces",
+)
 def as_info(c, a):
     lines = [arg.decode("utf-8", "replace") for arg in a[1:]]
     results: dict[str, str] = {}
@@ -480,4 +590,3 @@ def as_info(c, a):
         return reply
 
     return later()
-

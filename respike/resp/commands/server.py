@@ -28,7 +28,9 @@ REDIS_COMPAT = {
 
 # --- COMMAND ---------------------------------------------------------------------------
 
-COMMAND = container("command", G, "Returns detailed information about all commands.", since="2.8.13")
+COMMAND = container(
+    "command", G, "Returns detailed information about all commands.", since="2.8.13"
+)
 COMMAND.arity = -1
 COMMAND.min_args = 1
 _command_dispatch = COMMAND.handler
@@ -87,14 +89,33 @@ def _doc_args(args: list[dict]) -> list[dict]:
     return out
 
 
-@command("command|count", 2, "loading stale", (0, 0, 0), G, "Returns a count of commands.", "",
-         since="2.8.13", example="COMMAND COUNT")
+@command(
+    "command|count",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns a count of commands.",
+    "",
+    since="2.8.13",
+    example="COMMAND COUNT",
+)
 def command_count(c, a):
     return integer(len(c.server.table.commands))
 
 
-@command("command|info", -2, "loading stale", (0, 0, 0), G, "Returns information about one, multiple or all commands.",
-         "[command-name...]", since="2.8.13", complexity="O(N)", example="COMMAND INFO get set")
+@command(
+    "command|info",
+    -2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns information about one, multiple or all commands.",
+    "[command-name...]",
+    since="2.8.13",
+    complexity="O(N)",
+    example="COMMAND INFO get set",
+)
 def command_info(c, a):
     table = c.server.table
     if len(a) == 2:
@@ -115,17 +136,36 @@ def _find(table, name: bytes) -> Command | None:
     return table.commands.get(text)
 
 
-@command("command|docs", -2, "loading stale", (0, 0, 0), G, "Returns documentary information about one, multiple or all commands.",
-         "[command-name...]", since="7.0.0", complexity="O(N)", example="COMMAND DOCS get")
+@command(
+    "command|docs",
+    -2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns documentary information about one, multiple or all commands.",
+    "[command-name...]",
+    since="7.0.0",
+    complexity="O(N)",
+    example="COMMAND DOCS get",
+)
 def command_docs(c, a):
     table = c.server.table
     cmds = table.all() if len(a) == 2 else [x for n in a[2:] if (x := _find(table, n)) is not None]
     return encode({cmd.name: _doc(cmd) for cmd in cmds}, c.proto)
 
 
-@command("command|list", -2, "loading stale", (0, 0, 0), G, "Returns a list of command names.",
-         "[FILTERBY (MODULE module-name)|(ACLCAT category)|(PATTERN pattern:pattern)]", since="7.0.0",
-         complexity="O(N)", example="COMMAND LIST FILTERBY PATTERN h*")
+@command(
+    "command|list",
+    -2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns a list of command names.",
+    "[FILTERBY (MODULE module-name)|(ACLCAT category)|(PATTERN pattern:pattern)]",
+    since="7.0.0",
+    complexity="O(N)",
+    example="COMMAND LIST FILTERBY PATTERN h*",
+)
 def command_list(c, a):
     cmds = c.server.table.all()
     names = [cmd.name for cmd in cmds] + [s.name for cmd in cmds for s in cmd.subcommands.values()]
@@ -136,7 +176,9 @@ def command_list(c, a):
             names = [n for n in names if match(n.encode())]
         elif how == b"ACLCAT":
             cat = "@" + value.decode().lower()
-            every = {cmd.name: cmd for cmd in cmds} | {s.name: s for cmd in cmds for s in cmd.subcommands.values()}
+            every = {cmd.name: cmd for cmd in cmds} | {
+                s.name: s for cmd in cmds for s in cmd.subcommands.values()
+            }
             names = [n for n in names if cat in every[n].acl_categories()]
         elif how == b"MODULE":
             names = []
@@ -151,7 +193,9 @@ def _keys_of(c, a) -> tuple[Command, list[int]]:
     """Redis's getKeysSubcommandImpl: its checks, in its order."""
     args = a[2:]
     cmd = c.server.table.resolve(args)
-    if cmd is None or (cmd.subcommands and len(args) > 1 and cmd.name == args[0].decode("utf-8", "replace").lower()):
+    if cmd is None or (
+        cmd.subcommands and len(args) > 1 and cmd.name == args[0].decode("utf-8", "replace").lower()
+    ):
         raise RedisError("ERR Invalid command specified")
     if not cmd.keyed:
         raise RedisError("ERR The command has no key arguments")
@@ -163,23 +207,52 @@ def _keys_of(c, a) -> tuple[Command, list[int]]:
     return cmd, positions
 
 
-@command("command|getkeys", -4, "loading stale", (0, 0, 0), G, "Extracts the key names from an arbitrary command.",
-         "command arg...", since="2.8.13", complexity="O(N)", example="COMMAND GETKEYS MSET a 1 b 2")
+@command(
+    "command|getkeys",
+    -4,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Extracts the key names from an arbitrary command.",
+    "command arg...",
+    since="2.8.13",
+    complexity="O(N)",
+    example="COMMAND GETKEYS MSET a 1 b 2",
+)
 def command_getkeys(c, a):
     _, positions = _keys_of(c, a)
     return encode([a[2 + p] for p in positions], c.proto)
 
 
-@command("command|getkeysandflags", -4, "loading stale", (0, 0, 0), G, "Extracts the key names and access flags for an arbitrary command.",
-         "command arg...", since="7.0.0", complexity="O(N)", example="COMMAND GETKEYSANDFLAGS SET a 1")
+@command(
+    "command|getkeysandflags",
+    -4,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Extracts the key names and access flags for an arbitrary command.",
+    "command arg...",
+    since="7.0.0",
+    complexity="O(N)",
+    example="COMMAND GETKEYSANDFLAGS SET a 1",
+)
 def command_getkeysandflags(c, a):
     cmd, positions = _keys_of(c, a)
     flags = [Status(f) for f in cmd.key_specs()[0]["flags"]] if cmd.key_specs() else []
     return encode([[a[2 + p], flags] for p in positions], c.proto)
 
 
-@command("command|help", 2, "loading stale", (0, 0, 0), G, "Returns helpful text about the different subcommands.",
-         "", since="5.0.0", example="COMMAND HELP")
+@command(
+    "command|help",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns helpful text about the different subcommands.",
+    "",
+    since="5.0.0",
+    example="COMMAND HELP",
+)
 def command_help(c, a):
     return help_reply(c, COMMAND)
 
@@ -187,8 +260,18 @@ def command_help(c, a):
 # --- INFO ------------------------------------------------------------------------------
 
 
-@command("info", -1, "loading stale", (0, 0, 0), G, "Returns information and statistics about the server.",
-         "[section...]", since="1.0.0", complexity="O(1)", example="INFO namespace")
+@command(
+    "info",
+    -1,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns information and statistics about the server.",
+    "[section...]",
+    since="1.0.0",
+    complexity="O(1)",
+    example="INFO namespace",
+)
 def info(c, a):
     sections = [s.decode("utf-8", "replace").lower() for s in a[1:]]
     return encode(Verbatim(render_info(c.server, sections)), c.proto)
@@ -213,8 +296,18 @@ def config_items(server) -> dict[str, str]:
     return items
 
 
-@command("config|get", -3, "admin noscript loading stale", (0, 0, 0), G, "Returns the effective values of configuration parameters.",
-         "parameter...", since="2.0.0", complexity="O(N)", example="CONFIG GET test.default-ttl")
+@command(
+    "config|get",
+    -3,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the effective values of configuration parameters.",
+    "parameter...",
+    since="2.0.0",
+    complexity="O(N)",
+    example="CONFIG GET test.default-ttl",
+)
 def config_get(c, a):
     items = config_items(c.server)
     found: dict[str, str] = {}
@@ -230,8 +323,18 @@ def _config_error(name: str, reason: str) -> RedisError:
     return RedisError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
 
 
-@command("config|set", -4, "admin noscript loading stale", (0, 0, 0), G, "Sets configuration parameters in-flight.",
-         "(parameter value)...", since="2.0.0", complexity="O(N)", example="CONFIG SET test.default-ttl 0")
+@command(
+    "config|set",
+    -4,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Sets configuration parameters in-flight.",
+    "(parameter value)...",
+    since="2.0.0",
+    complexity="O(N)",
+    example="CONFIG SET test.default-ttl 0",
+)
 def config_set(c, a):
     if len(a) % 2:
         raise RedisError("ERR wrong number of arguments for 'config|set' command")
@@ -241,7 +344,9 @@ def config_set(c, a):
         name = a[i].decode("utf-8", "replace").lower()
         value = a[i + 1].decode("utf-8", "replace")
         if name not in known:
-            raise RedisError(f"ERR Unknown option or number of arguments for CONFIG SET - '{a[i].decode('utf-8', 'replace')}'")
+            raise RedisError(
+                f"ERR Unknown option or number of arguments for CONFIG SET - '{a[i].decode('utf-8', 'replace')}'"
+            )
         changes.append((name, value))
     try:
         c.server.node.configure(changes)
@@ -297,21 +402,50 @@ def apply_config(server, changes: list[tuple[str, str]]) -> list[tuple[str | Non
     return [(ns.name if ns else None, key) for ns, key in staged]  # type: ignore[attr-defined]
 
 
-@command("config|resetstat", 2, "admin noscript loading stale", (0, 0, 0), G, "Resets the server's statistics.",
-         "", since="2.0.0", example="CONFIG RESETSTAT")
+@command(
+    "config|resetstat",
+    2,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Resets the server's statistics.",
+    "",
+    since="2.0.0",
+    example="CONFIG RESETSTAT",
+)
 def config_resetstat(c, a):
     c.server.node.reset_stats()
     return OK
 
 
-@command("config|rewrite", 2, "admin noscript loading stale", (0, 0, 0), G, "Persists the effective configuration to file (not supported: edit the TOML file).",
-         "", since="2.8.0", example="CONFIG REWRITE")
+@command(
+    "config|rewrite",
+    2,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Persists the effective configuration to file (not supported: edit the TOML file).",
+    "",
+    since="2.8.0",
+    example="CONFIG REWRITE",
+)
 def config_rewrite(c, a):
-    raise RedisError("ERR CONFIG REWRITE is not supported: respike's configuration is the TOML file")
+    raise RedisError(
+        "ERR CONFIG REWRITE is not supported: respike's configuration is the TOML file"
+    )
 
 
-@command("config|help", 2, "loading stale", (0, 0, 0), G, "Returns helpful text about the different subcommands.",
-         "", since="5.0.0", example="CONFIG HELP")
+@command(
+    "config|help",
+    2,
+    "loading stale",
+    (0, 0, 0),
+    G,
+    "Returns helpful text about the different subcommands.",
+    "",
+    since="5.0.0",
+    example="CONFIG HELP",
+)
 def config_help(c, a):
     return help_reply(c, CONFIG)
 
@@ -319,8 +453,16 @@ def config_help(c, a):
 # --- keyspace-wide ---------------------------------------------------------------------
 
 
-@command("dbsize", 1, "readonly fast", (0, 0, 0), "server", "Returns the number of keys in the database.", "",
-         example="DBSIZE")
+@command(
+    "dbsize",
+    1,
+    "readonly fast",
+    (0, 0, 0),
+    "server",
+    "Returns the number of keys in the database.",
+    "",
+    example="DBSIZE",
+)
 def dbsize(c, a):
     from .keys import cluster_mode
 
@@ -329,8 +471,13 @@ def dbsize(c, a):
         return integer(sum(ns.count() for ns in c.engine.namespaces.values()))
     if mode == "masters":  # the records this node masters, as a Redis Cluster node counts
         owned = cluster.mastered_here()
-        return integer(sum(ns.storage.partition_count(pid) for ns in c.engine.namespaces.values()
-                           for pid in owned))
+        return integer(
+            sum(
+                ns.storage.partition_count(pid)
+                for ns in c.engine.namespaces.values()
+                for pid in owned
+            )
+        )
     return _dbsize_cluster(cluster)
 
 
@@ -344,20 +491,45 @@ def _flush(c, a, name: str):
     return after(c.server.node.truncate_all(everywhere=not c.proxied), OK)
 
 
-@command("flushdb", -1, "write", (0, 0, 0), "server", "Removes all keys from the current database (truncates every namespace).",
-         "[ASYNC|SYNC]", example="FLUSHDB")
+@command(
+    "flushdb",
+    -1,
+    "write",
+    (0, 0, 0),
+    "server",
+    "Removes all keys from the current database (truncates every namespace).",
+    "[ASYNC|SYNC]",
+    example="FLUSHDB",
+)
 def flushdb(c, a):
     return _flush(c, a, "flushdb")
 
 
-@command("flushall", -1, "write", (0, 0, 0), "server", "Removes all keys from all databases (truncates every namespace).",
-         "[ASYNC|SYNC]", example="FLUSHALL")
+@command(
+    "flushall",
+    -1,
+    "write",
+    (0, 0, 0),
+    "server",
+    "Removes all keys from all databases (truncates every namespace).",
+    "[ASYNC|SYNC]",
+    example="FLUSHALL",
+)
 def flushall(c, a):
     return _flush(c, a, "flushall")
 
 
-@command("time", 1, "loading stale fast", (0, 0, 0), "server", "Returns the server time.", "",
-         since="2.6.0", example="TIME")
+@command(
+    "time",
+    1,
+    "loading stale fast",
+    (0, 0, 0),
+    "server",
+    "Returns the server time.",
+    "",
+    since="2.6.0",
+    example="TIME",
+)
 def time_(c, a):
     now = time.time_ns() // 1000
     return encode([b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)], c.proto)
@@ -366,16 +538,34 @@ def time_(c, a):
 FUNCTION = container("function", "server", "A container for function commands.", since="7.0.0")
 
 
-@command("function|flush", -2, "write noscript", (0, 0, 0), "server", "Deletes all libraries and functions (there are none).",
-         "[ASYNC|SYNC]", since="7.0.0", example="FUNCTION FLUSH")
+@command(
+    "function|flush",
+    -2,
+    "write noscript",
+    (0, 0, 0),
+    "server",
+    "Deletes all libraries and functions (there are none).",
+    "[ASYNC|SYNC]",
+    since="7.0.0",
+    example="FUNCTION FLUSH",
+)
 def function_flush(c, a):
     if len(a) > 3 or (len(a) == 3 and a[2].upper() not in (b"ASYNC", b"SYNC")):
         raise RedisError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
     return OK
 
 
-@command("function|list", -2, "noscript", (0, 0, 0), "server", "Returns information about all libraries (there are none).",
-         "[LIBRARYNAME library-name-pattern] [WITHCODE]", since="7.0.0", example="FUNCTION LIST")
+@command(
+    "function|list",
+    -2,
+    "noscript",
+    (0, 0, 0),
+    "server",
+    "Returns information about all libraries (there are none).",
+    "[LIBRARYNAME library-name-pattern] [WITHCODE]",
+    since="7.0.0",
+    example="FUNCTION LIST",
+)
 def function_list(c, a):
     return encode([], c.proto)
 
@@ -383,9 +573,16 @@ def function_list(c, a):
 DEBUG = container("debug", "server", "A container for debugging commands.")
 
 
-@command("debug|sleep", 3, "admin noscript loading stale", (0, 0, 0), "server",
-         "Waits the given number of seconds before answering (this connection only).",
-         "seconds:double", example="DEBUG SLEEP 0.5")
+@command(
+    "debug|sleep",
+    3,
+    "admin noscript loading stale",
+    (0, 0, 0),
+    "server",
+    "Waits the given number of seconds before answering (this connection only).",
+    "seconds:double",
+    example="DEBUG SLEEP 0.5",
+)
 def debug_sleep(c, a):
     seconds = to_float(a[2])
     if seconds <= 0:

@@ -72,8 +72,17 @@ def store_collection(c, key: bytes, kind: int, coll, size: int) -> int:
     return len(coll)
 
 
-@command("sadd", -3, "write denyoom fast", (1, 1, 1), G, "Adds one or more members to a set. Creates the key if it doesn't exist.",
-         "key member...", complexity="O(1) per member", example="SADD test:tags red green")
+@command(
+    "sadd",
+    -3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Adds one or more members to a set. Creates the key if it doesn't exist.",
+    "key member...",
+    complexity="O(1) per member",
+    example="SADD test:tags red green",
+)
 def sadd(c, a):
     key = a[1]
     ns, rec = _set(c, key, True)
@@ -94,8 +103,17 @@ def sadd(c, a):
     return integer(len(new))
 
 
-@command("srem", -3, "write fast", (1, 1, 1), G, "Removes one or more members from a set. Deletes the set if the last member was removed.",
-         "key member...", complexity="O(1) per member", example="SREM test:tags red")
+@command(
+    "srem",
+    -3,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Removes one or more members from a set. Deletes the set if the last member was removed.",
+    "key member...",
+    complexity="O(1) per member",
+    example="SREM test:tags red",
+)
 def srem(c, a):
     key = a[1]
     ns, rec = _set(c, key, True)
@@ -104,37 +122,81 @@ def srem(c, a):
     return integer(_remove(ns, key, rec, a[2:]))
 
 
-@command("smembers", 2, "readonly", (1, 1, 1), G, "Returns all members of a set.", "key",
-         complexity="O(N)", example="SMEMBERS test:tags")
+@command(
+    "smembers",
+    2,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns all members of a set.",
+    "key",
+    complexity="O(N)",
+    example="SMEMBERS test:tags",
+)
 def smembers(c, a):
     _, rec = _set(c, a[1])
     return set_reply(c, () if rec is None else rec.value.pos)
 
 
-@command("sismember", 3, "readonly fast", (1, 1, 1), G, "Determines whether a member belongs to a set.",
-         "key member", example="SISMEMBER test:tags red")
+@command(
+    "sismember",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Determines whether a member belongs to a set.",
+    "key member",
+    example="SISMEMBER test:tags red",
+)
 def sismember(c, a):
     _, rec = _set(c, a[1])
     return ONE if rec is not None and a[2] in rec.value.pos else ZERO
 
 
-@command("smismember", -3, "readonly fast", (1, 1, 1), G, "Determines whether multiple members belong to a set.",
-         "key member...", since="6.2.0", complexity="O(N)", example="SMISMEMBER test:tags red blue")
+@command(
+    "smismember",
+    -3,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Determines whether multiple members belong to a set.",
+    "key member...",
+    since="6.2.0",
+    complexity="O(N)",
+    example="SMISMEMBER test:tags red blue",
+)
 def smismember(c, a):
     _, rec = _set(c, a[1])
     pos = {} if rec is None else rec.value.pos
     return b"*%d\r\n%s" % (len(a) - 2, b"".join(ONE if m in pos else ZERO for m in a[2:]))
 
 
-@command("scard", 2, "readonly fast", (1, 1, 1), G, "Returns the number of members in a set.", "key",
-         example="SCARD test:tags")
+@command(
+    "scard",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the number of members in a set.",
+    "key",
+    example="SCARD test:tags",
+)
 def scard(c, a):
     _, rec = _set(c, a[1])
     return ZERO if rec is None else integer(len(rec.value))
 
 
-@command("spop", -2, "write fast", (1, 1, 1), G, "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
-         "key [count:integer]", complexity="O(N) where N is the count", example="SPOP test:tags 2")
+@command(
+    "spop",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
+    "key [count:integer]",
+    complexity="O(N) where N is the count",
+    example="SPOP test:tags 2",
+)
 def spop(c, a):
     if len(a) > 3:
         raise RedisError(SYNTAX)
@@ -165,8 +227,17 @@ def spop(c, a):
     return set_reply(c, popped)
 
 
-@command("srandmember", -2, "readonly", (1, 1, 1), G, "Get one or multiple random members from a set.",
-         "key [count:integer]", complexity="O(N) where N is the absolute value of the count", example="SRANDMEMBER test:tags -3")
+@command(
+    "srandmember",
+    -2,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Get one or multiple random members from a set.",
+    "key [count:integer]",
+    complexity="O(N) where N is the absolute value of the count",
+    example="SRANDMEMBER test:tags -3",
+)
 def srandmember(c, a):
     if len(a) > 3:
         raise RedisError(SYNTAX)
@@ -174,7 +245,9 @@ def srandmember(c, a):
     if len(a) == 3:
         count = to_signed_count(a[2])
         if -count > MAX_COUNT:
-            raise RedisError(f"ERR value is out of range (respike returns at most {MAX_COUNT} members)")
+            raise RedisError(
+                f"ERR value is out of range (respike returns at most {MAX_COUNT} members)"
+            )
     _, rec = _set(c, a[1])
     if rec is None:
         return NULL[c.proto] if count is None else EMPTY_ARRAY
@@ -195,8 +268,16 @@ def srandmember(c, a):
     return bulk_array(list(chosen))
 
 
-@command("smove", 4, "write fast", (1, 2, 1), G, "Moves a member from one set to another.",
-         "source:key destination:key member", example="SMOVE test:tags test:old red")
+@command(
+    "smove",
+    4,
+    "write fast",
+    (1, 2, 1),
+    G,
+    "Moves a member from one set to another.",
+    "source:key destination:key member",
+    example="SMOVE test:tags test:old red",
+)
 def smove(c, a):
     src, dst, m = a[1], a[2], a[3]
     ns = c.engine.namespace_for(src)
@@ -266,38 +347,92 @@ def _algebra(c, a, op, store: bool) -> bytes:
     return set_reply(c, op(_sets(c, a[1:])))
 
 
-@command("sinter", -2, "readonly", (1, -1, 1), G, "Returns the intersect of multiple sets.", "key...",
-         complexity="O(N*M) worst case", example="SINTER test:tags test:old")
+@command(
+    "sinter",
+    -2,
+    "readonly",
+    (1, -1, 1),
+    G,
+    "Returns the intersect of multiple sets.",
+    "key...",
+    complexity="O(N*M) worst case",
+    example="SINTER test:tags test:old",
+)
 def sinter(c, a):
     return _algebra(c, a, inter, False)
 
 
-@command("sinterstore", -3, "write denyoom", (1, -1, 1), G, "Stores the intersect of multiple sets in a key.",
-         "destination:key key...", complexity="O(N*M) worst case", example="SINTERSTORE test:both test:tags test:old")
+@command(
+    "sinterstore",
+    -3,
+    "write denyoom",
+    (1, -1, 1),
+    G,
+    "Stores the intersect of multiple sets in a key.",
+    "destination:key key...",
+    complexity="O(N*M) worst case",
+    example="SINTERSTORE test:both test:tags test:old",
+)
 def sinterstore(c, a):
     return _algebra(c, a, inter, True)
 
 
-@command("sunion", -2, "readonly", (1, -1, 1), G, "Returns the union of multiple sets.", "key...",
-         complexity="O(N)", example="SUNION test:tags test:old")
+@command(
+    "sunion",
+    -2,
+    "readonly",
+    (1, -1, 1),
+    G,
+    "Returns the union of multiple sets.",
+    "key...",
+    complexity="O(N)",
+    example="SUNION test:tags test:old",
+)
 def sunion(c, a):
     return _algebra(c, a, union, False)
 
 
-@command("sunionstore", -3, "write denyoom", (1, -1, 1), G, "Stores the union of multiple sets in a key.",
-         "destination:key key...", complexity="O(N)", example="SUNIONSTORE test:all test:tags test:old")
+@command(
+    "sunionstore",
+    -3,
+    "write denyoom",
+    (1, -1, 1),
+    G,
+    "Stores the union of multiple sets in a key.",
+    "destination:key key...",
+    complexity="O(N)",
+    example="SUNIONSTORE test:all test:tags test:old",
+)
 def sunionstore(c, a):
     return _algebra(c, a, union, True)
 
 
-@command("sdiff", -2, "readonly", (1, -1, 1), G, "Returns the difference of multiple sets.", "key...",
-         complexity="O(N)", example="SDIFF test:tags test:old")
+@command(
+    "sdiff",
+    -2,
+    "readonly",
+    (1, -1, 1),
+    G,
+    "Returns the difference of multiple sets.",
+    "key...",
+    complexity="O(N)",
+    example="SDIFF test:tags test:old",
+)
 def sdiff(c, a):
     return _algebra(c, a, diff, False)
 
 
-@command("sdiffstore", -3, "write denyoom", (1, -1, 1), G, "Stores the difference of multiple sets in a key.",
-         "destination:key key...", complexity="O(N)", example="SDIFFSTORE test:new test:tags test:old")
+@command(
+    "sdiffstore",
+    -3,
+    "write denyoom",
+    (1, -1, 1),
+    G,
+    "Stores the difference of multiple sets in a key.",
+    "destination:key key...",
+    complexity="O(N)",
+    example="SDIFFSTORE test:new test:tags test:old",
+)
 def sdiffstore(c, a):
     return _algebra(c, a, diff, True)
 
@@ -310,9 +445,19 @@ def _numkeys_getkeys(args: list[bytes]) -> list[int]:
     return list(range(2, min(2 + max(n, 0), len(args))))
 
 
-@command("sintercard", -3, "readonly movablekeys", (0, 0, 0), G, "Returns the number of members of the intersect of multiple sets.",
-         "numkeys:integer key... [LIMIT limit:integer]", since="7.0.0", complexity="O(N*M) worst case",
-         example="SINTERCARD 2 test:tags test:old LIMIT 10", getkeys=_numkeys_getkeys)
+@command(
+    "sintercard",
+    -3,
+    "readonly movablekeys",
+    (0, 0, 0),
+    G,
+    "Returns the number of members of the intersect of multiple sets.",
+    "numkeys:integer key... [LIMIT limit:integer]",
+    since="7.0.0",
+    complexity="O(N*M) worst case",
+    example="SINTERCARD 2 test:tags test:old LIMIT 10",
+    getkeys=_numkeys_getkeys,
+)
 def sintercard(c, a):
     n = to_int(a[1], "ERR numkeys should be greater than 0")
     if n <= 0:
@@ -343,9 +488,18 @@ def _cursor(arg: bytes) -> int:
     return cursor
 
 
-@command("sscan", -3, "readonly", (1, 1, 1), G, "Iterates over members of a set.",
-         "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]", since="2.8.0",
-         complexity="O(1) per call, O(N) for a full iteration", example="SSCAN test:tags 0 MATCH r*")
+@command(
+    "sscan",
+    -3,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Iterates over members of a set.",
+    "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]",
+    since="2.8.0",
+    complexity="O(1) per call, O(N) for a full iteration",
+    example="SSCAN test:tags 0 MATCH r*",
+)
 def sscan(c, a):
     cursor = _cursor(a[2])
     matcher, count, _ = scan_options(a, 3, False)
@@ -358,4 +512,3 @@ def sscan(c, a):
     else:
         next_cursor, members = s.scan(cursor, count)
     return b"*2\r\n" + bulk(b"%d" % next_cursor) + bulk_array([m for m in members if matcher(m)])
-

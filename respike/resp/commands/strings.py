@@ -43,8 +43,16 @@ def _value(rec: Record) -> bytes:
     return value if value.__class__ is bytes else bin_bytes(value)  # type: ignore[return-value]
 
 
-@command("get", 2, "readonly fast", (1, 1, 1), G, "Returns the string value of a key.", "key",
-         example="GET greeting")
+@command(
+    "get",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the string value of a key.",
+    "key",
+    example="GET greeting",
+)
 def get(c, a):
     key = a[1]
     rec = c.ns_for(key).read(key)
@@ -62,14 +70,18 @@ def get(c, a):
 # an expiry wins) but not meet one it conflicts with; SET and GETEX accept different ones.
 _TTL_FLAGS = {b"KEEPTTL", b"PERSIST", b"EX", b"PX", b"EXAT", b"PXAT"}
 _CONFLICTS = {
-    b"NX": {b"XX"}, b"XX": {b"NX"}, b"GET": set(),
+    b"NX": {b"XX"},
+    b"XX": {b"NX"},
+    b"GET": set(),
     **{opt: _TTL_FLAGS - {opt} for opt in _TTL_FLAGS},
 }
 _SET_OPTIONS = {b"NX", b"XX", b"GET", b"KEEPTTL", b"EX", b"PX", b"EXAT", b"PXAT"}
 _GETEX_OPTIONS = {b"PERSIST", b"EX", b"PX", b"EXAT", b"PXAT"}
 
 
-def extended_options(a: list[bytes], start: int, allowed: set[bytes]) -> tuple[set[bytes], tuple[bytes, bytes] | None]:
+def extended_options(
+    a: list[bytes], start: int, allowed: set[bytes]
+) -> tuple[set[bytes], tuple[bytes, bytes] | None]:
     """The options of SET (or GETEX) -> (flags, (unit, value) of the expiry or None).
     The expiry value is checked later, as Redis does."""
     flags: set[bytes] = set()
@@ -98,9 +110,16 @@ def _set_options(a: list[bytes], now: int) -> tuple[bytes | None, bool, int]:
     return cond, b"GET" in flags, void
 
 
-@command("set", -3, "write denyoom", (1, 1, 1), G, "Sets the string value of a key, ignoring its type.",
-         "key value [NX|XX] [GET] [EX seconds:integer|PX milliseconds:integer|EXAT unix-time-seconds:unix-time|PXAT unix-time-milliseconds:unix-time|KEEPTTL]",
-         example="SET greeting hello EX 60")
+@command(
+    "set",
+    -3,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Sets the string value of a key, ignoring its type.",
+    "key value [NX|XX] [GET] [EX seconds:integer|PX milliseconds:integer|EXAT unix-time-seconds:unix-time|PXAT unix-time-milliseconds:unix-time|KEEPTTL]",
+    example="SET greeting hello EX 60",
+)
 def set_(c, a):
     key, value = a[1], a[2]
     ns = c.ns_for(key)
@@ -130,8 +149,16 @@ def _store(ns, key: bytes, rec: Record | None, value: bytes, void: int, now: int
     ns.write(key, rec, STRING, to_bin(value), len(value), void)
 
 
-@command("setnx", 3, "write denyoom fast", (1, 1, 1), G, "Sets the string value of a key only when the key doesn't exist.",
-         "key value", example="SETNX lock owner-1")
+@command(
+    "setnx",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Sets the string value of a key only when the key doesn't exist.",
+    "key value",
+    example="SETNX lock owner-1",
+)
 def setnx(c, a):
     key = a[1]
     ns = c.engine.namespace_for(key)
@@ -150,20 +177,45 @@ def _setex(c, a, cmd: str, option: bytes):
     return OK
 
 
-@command("setex", 4, "write denyoom", (1, 1, 1), G, "Sets the string value and expiration time of a key.",
-         "key seconds:integer value", example="SETEX session:1 60 data")
+@command(
+    "setex",
+    4,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Sets the string value and expiration time of a key.",
+    "key seconds:integer value",
+    example="SETEX session:1 60 data",
+)
 def setex(c, a):
     return _setex(c, a, "setex", b"EX")
 
 
-@command("psetex", 4, "write denyoom", (1, 1, 1), G, "Sets both string value and expiration time in milliseconds of a key.",
-         "key milliseconds:integer value", since="2.6.0", example="PSETEX session:1 1500 data")
+@command(
+    "psetex",
+    4,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Sets both string value and expiration time in milliseconds of a key.",
+    "key milliseconds:integer value",
+    since="2.6.0",
+    example="PSETEX session:1 1500 data",
+)
 def psetex(c, a):
     return _setex(c, a, "psetex", b"PX")
 
 
-@command("getset", 3, "write denyoom fast", (1, 1, 1), G, "Returns the previous string value of a key after setting it to a new value.",
-         "key value", example="GETSET counter 0")
+@command(
+    "getset",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Returns the previous string value of a key after setting it to a new value.",
+    "key value",
+    example="GETSET counter 0",
+)
 def getset(c, a):
     key = a[1]
     ns = c.engine.namespace_for(key)
@@ -173,8 +225,17 @@ def getset(c, a):
     return old
 
 
-@command("getdel", 2, "write fast", (1, 1, 1), G, "Returns the string value of a key after deleting the key.",
-         "key", since="6.2.0", example="GETDEL greeting")
+@command(
+    "getdel",
+    2,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Returns the string value of a key after deleting the key.",
+    "key",
+    since="6.2.0",
+    example="GETDEL greeting",
+)
 def getdel(c, a):
     key = a[1]
     ns = c.engine.namespace_for(key)
@@ -186,9 +247,17 @@ def getdel(c, a):
     return bulk(value)
 
 
-@command("getex", -2, "write fast", (1, 1, 1), G, "Returns the string value of a key after setting its expiration time.",
-         "key [EX seconds:integer|PX milliseconds:integer|EXAT unix-time-seconds:unix-time|PXAT unix-time-milliseconds:unix-time|PERSIST]",
-         since="6.2.0", example="GETEX session:1 EX 60")
+@command(
+    "getex",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Returns the string value of a key after setting its expiration time.",
+    "key [EX seconds:integer|PX milliseconds:integer|EXAT unix-time-seconds:unix-time|PXAT unix-time-milliseconds:unix-time|PERSIST]",
+    since="6.2.0",
+    example="GETEX session:1 EX 60",
+)
 def getex(c, a):
     key = a[1]
     ns = c.engine.namespace_for(key)
@@ -208,8 +277,17 @@ def getex(c, a):
     return bulk(value)
 
 
-@command("mget", -2, "readonly fast", (1, -1, 1), G, "Atomically returns the string values of one or more keys.",
-         "key...", complexity="O(N)", example="MGET a b c")
+@command(
+    "mget",
+    -2,
+    "readonly fast",
+    (1, -1, 1),
+    G,
+    "Atomically returns the string values of one or more keys.",
+    "key...",
+    complexity="O(N)",
+    example="MGET a b c",
+)
 def mget(c, a):
     null = NULL[c.proto]
     out = []
@@ -232,16 +310,36 @@ def _pairs(c, a, name: str):
     return writes
 
 
-@command("mset", -3, "write denyoom", (1, -1, 2), G, "Atomically creates or modifies the string values of one or more keys.",
-         "(key value)...", since="1.0.1", complexity="O(N)", example="MSET a 1 b 2")
+@command(
+    "mset",
+    -3,
+    "write denyoom",
+    (1, -1, 2),
+    G,
+    "Atomically creates or modifies the string values of one or more keys.",
+    "(key value)...",
+    since="1.0.1",
+    complexity="O(N)",
+    example="MSET a 1 b 2",
+)
 def mset(c, a):
     for ns, key, _, value in _pairs(c, a, "mset"):
         ns.write(key, ns.get(key), STRING, to_bin(value), len(value), DEFAULT)
     return OK
 
 
-@command("msetnx", -3, "write denyoom", (1, -1, 2), G, "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-         "(key value)...", since="1.0.1", complexity="O(N)", example="MSETNX a 1 b 2")
+@command(
+    "msetnx",
+    -3,
+    "write denyoom",
+    (1, -1, 2),
+    G,
+    "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+    "(key value)...",
+    since="1.0.1",
+    complexity="O(N)",
+    example="MSETNX a 1 b 2",
+)
 def msetnx(c, a):
     writes = _pairs(c, a, "msetnx")
     if any(rec is not None for _, _, rec, _ in writes):
@@ -271,28 +369,60 @@ def _incr(c, key: bytes, delta: int) -> bytes:
     return b":%d\r\n" % new
 
 
-@command("incr", 2, "write denyoom fast", (1, 1, 1), G, "Increments the integer value of a key by one.",
-         "key", example="INCR visits")
+@command(
+    "incr",
+    2,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Increments the integer value of a key by one.",
+    "key",
+    example="INCR visits",
+)
 def incr(c, a):
     key = a[1]
     new = c.ns_for(key).add_int(key, 1)  # _incr's common case, one call shorter
     return b":%d\r\n" % new if new is not None else _incr(c, key, 1)
 
 
-@command("decr", 2, "write denyoom fast", (1, 1, 1), G, "Decrements the integer value of a key by one.",
-         "key", example="DECR stock")
+@command(
+    "decr",
+    2,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Decrements the integer value of a key by one.",
+    "key",
+    example="DECR stock",
+)
 def decr(c, a):
     return _incr(c, a[1], -1)
 
 
-@command("incrby", 3, "write denyoom fast", (1, 1, 1), G, "Increments the integer value of a key by a number.",
-         "key increment:integer", example="INCRBY visits 10")
+@command(
+    "incrby",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Increments the integer value of a key by a number.",
+    "key increment:integer",
+    example="INCRBY visits 10",
+)
 def incrby(c, a):
     return _incr(c, a[1], to_int(a[2]))
 
 
-@command("decrby", 3, "write denyoom fast", (1, 1, 1), G, "Decrements a number from the integer value of a key.",
-         "key decrement:integer", example="DECRBY stock 3")
+@command(
+    "decrby",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Decrements a number from the integer value of a key.",
+    "key decrement:integer",
+    example="DECRBY stock 3",
+)
 def decrby(c, a):
     delta = to_int(a[2])
     if delta == -(1 << 63):
@@ -300,8 +430,17 @@ def decrby(c, a):
     return _incr(c, a[1], -delta)
 
 
-@command("incrbyfloat", 3, "write denyoom fast", (1, 1, 1), G, "Increment the floating point value of a key by a number.",
-         "key increment:double", since="2.6.0", example="INCRBYFLOAT price 0.5")
+@command(
+    "incrbyfloat",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Increment the floating point value of a key by a number.",
+    "key increment:double",
+    since="2.6.0",
+    example="INCRBYFLOAT price 0.5",
+)
 def incrbyfloat(c, a):
     key = a[1]
     ns = c.engine.namespace_for(key)
@@ -317,8 +456,17 @@ def incrbyfloat(c, a):
     return bulk(text)
 
 
-@command("append", 3, "write denyoom fast", (1, 1, 1), G, "Appends a string to the value of a key. Creates the key if it doesn't exist.",
-         "key value", since="2.0.0", example="APPEND log entry")
+@command(
+    "append",
+    3,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+    "key value",
+    since="2.0.0",
+    example="APPEND log entry",
+)
 def append(c, a):
     key = a[1]
     ns = c.engine.namespace_for(key)
@@ -334,8 +482,17 @@ def _check_length(c, length: int) -> None:
         raise RedisError(STRING_TOO_LONG)
 
 
-@command("strlen", 2, "readonly fast", (1, 1, 1), G, "Returns the length of a string value.",
-         "key", since="2.2.0", example="STRLEN greeting")
+@command(
+    "strlen",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the length of a string value.",
+    "key",
+    since="2.2.0",
+    example="STRLEN greeting",
+)
 def strlen(c, a):
     key = a[1]
     rec = _string(c.engine.namespace_for(key).read(key))
@@ -356,8 +513,18 @@ def _range(start: int, end: int, length: int) -> tuple[int, int] | None:
     return start, end
 
 
-@command("getrange", 4, "readonly", (1, 1, 1), G, "Returns a substring of the string stored at a key.",
-         "key start:integer end:integer", since="2.4.0", complexity="O(N)", example="GETRANGE greeting 0 2")
+@command(
+    "getrange",
+    4,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns a substring of the string stored at a key.",
+    "key start:integer end:integer",
+    since="2.4.0",
+    complexity="O(N)",
+    example="GETRANGE greeting 0 2",
+)
 def getrange(c, a):
     key = a[1]
     start, end = to_int(a[2]), to_int(a[3])
@@ -367,8 +534,17 @@ def getrange(c, a):
     return bulk(b"" if span is None else value[span[0] : span[1] + 1])
 
 
-@command("setrange", 4, "write denyoom", (1, 1, 1), G, "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
-         "key offset:integer value", since="2.2.0", example="SETRANGE greeting 0 J")
+@command(
+    "setrange",
+    4,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+    "key offset:integer value",
+    since="2.2.0",
+    example="SETRANGE greeting 0 J",
+)
 def setrange(c, a):
     key, patch = a[1], a[3]
     offset = to_int(a[2])
@@ -385,4 +561,3 @@ def setrange(c, a):
     value = value[:offset] + patch + value[offset + len(patch) :]
     ns.write(key, rec, STRING, to_bin(value), len(value))
     return integer(len(value))
-

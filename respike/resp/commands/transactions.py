@@ -19,8 +19,17 @@ from ..table import command
 G = "transactions"
 
 
-@command("multi", 1, "noscript loading stale fast allow_busy", (0, 0, 0), G, "Starts a transaction.", "",
-         since="1.2.0", example="MULTI")
+@command(
+    "multi",
+    1,
+    "noscript loading stale fast allow_busy",
+    (0, 0, 0),
+    G,
+    "Starts a transaction.",
+    "",
+    since="1.2.0",
+    example="MULTI",
+)
 def multi(c, a):
     if c.multi is not None:
         raise RedisError(NESTED_MULTI)
@@ -37,8 +46,18 @@ def _end(c) -> list[list[bytes]]:
     return queued
 
 
-@command("exec", 1, "noscript loading stale skip_slowlog", (0, 0, 0), G, "Executes all commands in a transaction.", "",
-         since="1.2.0", complexity="Depends on the commands in the transaction", example="EXEC")
+@command(
+    "exec",
+    1,
+    "noscript loading stale skip_slowlog",
+    (0, 0, 0),
+    G,
+    "Executes all commands in a transaction.",
+    "",
+    since="1.2.0",
+    complexity="Depends on the commands in the transaction",
+    example="EXEC",
+)
 def exec_(c, a):
     if c.multi is None:
         raise RedisError(EXEC_WITHOUT_MULTI)
@@ -65,8 +84,17 @@ async def _gather(head: bytes, replies: list) -> bytes:
     return head + b"".join(parts)
 
 
-@command("discard", 1, "noscript loading stale fast allow_busy", (0, 0, 0), G, "Discards a transaction.", "",
-         since="2.0.0", example="DISCARD")
+@command(
+    "discard",
+    1,
+    "noscript loading stale fast allow_busy",
+    (0, 0, 0),
+    G,
+    "Discards a transaction.",
+    "",
+    since="2.0.0",
+    example="DISCARD",
+)
 def discard(c, a):
     if c.multi is None:
         raise RedisError(DISCARD_WITHOUT_MULTI)
@@ -74,9 +102,17 @@ def discard(c, a):
     return OK
 
 
-@command("watch", -2, "noscript loading stale fast allow_busy", (1, -1, 1), G,
-         "Monitors changes to keys to determine the execution of a transaction.", "key...",
-         since="2.2.0", example="WATCH balance")
+@command(
+    "watch",
+    -2,
+    "noscript loading stale fast allow_busy",
+    (1, -1, 1),
+    G,
+    "Monitors changes to keys to determine the execution of a transaction.",
+    "key...",
+    since="2.2.0",
+    example="WATCH balance",
+)
 def watch(c, a):
     if c.multi is not None:
         raise RedisError(WATCH_IN_MULTI)
@@ -103,8 +139,17 @@ def watch_dirty(c) -> bool:
     return any(watch_snapshot(c, k) != snap for k, snap in c.watched.items())
 
 
-@command("unwatch", 1, "noscript loading stale fast allow_busy", (0, 0, 0), G,
-         "Forgets about watched keys of a transaction.", "", since="2.2.0", example="UNWATCH")
+@command(
+    "unwatch",
+    1,
+    "noscript loading stale fast allow_busy",
+    (0, 0, 0),
+    G,
+    "Forgets about watched keys of a transaction.",
+    "",
+    since="2.2.0",
+    example="UNWATCH",
+)
 def unwatch(c, a):
     c.watched.clear()
     return OK

@@ -140,7 +140,9 @@ def _empty_score_range(lo, lo_ex, hi, hi_ex) -> bool:
     return lo > hi or (lo == hi and (lo_ex or hi_ex))
 
 
-def score_range(zs: ZSet, rng, reverse: bool, offset: int = 0, limit: int = -1) -> list[tuple[bytes, float]]:
+def score_range(
+    zs: ZSet, rng, reverse: bool, offset: int = 0, limit: int = -1
+) -> list[tuple[bytes, float]]:
     lo, lo_ex, hi, hi_ex = rng
     if _empty_score_range(lo, lo_ex, hi, hi_ex) or (offset > 0 and offset >= len(zs)):
         return []
@@ -164,13 +166,20 @@ def score_range(zs: ZSet, rng, reverse: bool, offset: int = 0, limit: int = -1) 
     return [(m, s) for s, m in items]
 
 
-def lex_range(zs: ZSet, rng, reverse: bool, offset: int = 0, limit: int = -1) -> list[tuple[bytes, float]]:
+def lex_range(
+    zs: ZSet, rng, reverse: bool, offset: int = 0, limit: int = -1
+) -> list[tuple[bytes, float]]:
     """Redis's lex range walk. Members are meant to share one score (then members are in lex
     order and this is O(log n)); otherwise Redis's answer is unspecified and this walks the
     members in score order as Redis's listpacks do."""
     lo, hi = rng
     cmp = _lex_cmp(lo, hi)
-    if cmp > 0 or (cmp == 0 and (lo[2] or hi[2])) or not zs.order or (offset > 0 and offset >= len(zs)):
+    if (
+        cmp > 0
+        or (cmp == 0 and (lo[2] or hi[2]))
+        or not zs.order
+        or (offset > 0 and offset >= len(zs))
+    ):
         return []
     order = zs.order
     n = len(order)
@@ -246,7 +255,10 @@ def _items(c, items: list[tuple[bytes, float]], withscores: bool) -> bytes:
         return bulk_array([m for m, _ in items])
     proto = c.proto
     if proto == 3:
-        return b"*%d\r\n%s" % (len(items), b"".join(b"*2\r\n" + bulk(m) + double(s, 3) for m, s in items))
+        return b"*%d\r\n%s" % (
+            len(items),
+            b"".join(b"*2\r\n" + bulk(m) + double(s, 3) for m, s in items),
+        )
     return b"*%d\r\n%s" % (2 * len(items), b"".join(bulk(m) + double(s, 2) for m, s in items))
 
 
@@ -259,9 +271,18 @@ def store_zset(c, key: bytes, items) -> int:
 # --- ZADD and friends -----------------------------------------------------------------------
 
 
-@command("zadd", -4, "write denyoom fast", (1, 1, 1), G, "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
-         "key [NX|XX] [GT|LT] [CH] [INCR] (score:double member)...", since="1.2.0",
-         complexity="O(log(N)) for each member", example="ZADD test:board 10 ann 7 bob")
+@command(
+    "zadd",
+    -4,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
+    "key [NX|XX] [GT|LT] [CH] [INCR] (score:double member)...",
+    since="1.2.0",
+    complexity="O(log(N)) for each member",
+    example="ZADD test:board 10 ann 7 bob",
+)
 def zadd(c, a):
     nx = xx = gt = lt = ch = incr = False
     i = 2
@@ -339,14 +360,34 @@ def _zadd(c, key: bytes, pairs, nx, xx, gt, lt, ch, incr) -> bytes:
     return integer(added + updated if ch else added)
 
 
-@command("zincrby", 4, "write denyoom fast", (1, 1, 1), G, "Increments the score of a member in a sorted set.",
-         "key increment:double member", since="1.2.0", complexity="O(log(N))", example="ZINCRBY test:board 5 bob")
+@command(
+    "zincrby",
+    4,
+    "write denyoom fast",
+    (1, 1, 1),
+    G,
+    "Increments the score of a member in a sorted set.",
+    "key increment:double member",
+    since="1.2.0",
+    complexity="O(log(N))",
+    example="ZINCRBY test:board 5 bob",
+)
 def zincrby(c, a):
     return _zadd(c, a[1], [(parse_double(a[2]), a[3])], False, False, False, False, False, True)
 
 
-@command("zrem", -3, "write fast", (1, 1, 1), G, "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
-         "key member...", since="1.2.0", complexity="O(M*log(N))", example="ZREM test:board bob")
+@command(
+    "zrem",
+    -3,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
+    "key member...",
+    since="1.2.0",
+    complexity="O(M*log(N))",
+    example="ZREM test:board bob",
+)
 def zrem(c, a):
     key = a[1]
     ns, rec = _zset(c, key, True)
@@ -359,16 +400,35 @@ def _remove(ns, key: bytes, rec: Record, members) -> int:
     return remove_members(ns, key, rec, members, ZO)
 
 
-@command("zscore", 3, "readonly fast", (1, 1, 1), G, "Returns the score of a member in a sorted set.",
-         "key member", since="1.2.0", example="ZSCORE test:board ann")
+@command(
+    "zscore",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the score of a member in a sorted set.",
+    "key member",
+    since="1.2.0",
+    example="ZSCORE test:board ann",
+)
 def zscore(c, a):
     _, rec = _zset(c, a[1])
     score = None if rec is None else rec.value.scores.get(a[2])
     return NULL[c.proto] if score is None else double(score, c.proto)
 
 
-@command("zmscore", -3, "readonly fast", (1, 1, 1), G, "Returns the score of one or more members in a sorted set.",
-         "key member...", since="6.2.0", complexity="O(N)", example="ZMSCORE test:board ann bob")
+@command(
+    "zmscore",
+    -3,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the score of one or more members in a sorted set.",
+    "key member...",
+    since="6.2.0",
+    complexity="O(N)",
+    example="ZMSCORE test:board ann bob",
+)
 def zmscore(c, a):
     _, rec = _zset(c, a[1])
     scores = {} if rec is None else rec.value.scores
@@ -377,15 +437,34 @@ def zmscore(c, a):
     return b"*%d\r\n%s" % (len(out), b"".join(out))
 
 
-@command("zcard", 2, "readonly fast", (1, 1, 1), G, "Returns the number of members in a sorted set.",
-         "key", since="1.2.0", example="ZCARD test:board")
+@command(
+    "zcard",
+    2,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the number of members in a sorted set.",
+    "key",
+    since="1.2.0",
+    example="ZCARD test:board",
+)
 def zcard(c, a):
     _, rec = _zset(c, a[1])
     return ZERO if rec is None else integer(len(rec.value))
 
 
-@command("zcount", 4, "readonly fast", (1, 1, 1), G, "Returns the count of members in a sorted set that have scores within a range.",
-         "key min:double max:double", since="2.0.0", complexity="O(log(N))", example="ZCOUNT test:board (5 +inf")
+@command(
+    "zcount",
+    4,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the count of members in a sorted set that have scores within a range.",
+    "key min:double max:double",
+    since="2.0.0",
+    complexity="O(log(N))",
+    example="ZCOUNT test:board (5 +inf",
+)
 def zcount(c, a):
     lo, lo_ex, hi, hi_ex = parse_score_range(a[2], a[3])
     _, rec = _zset(c, a[1])
@@ -395,8 +474,18 @@ def zcount(c, a):
     return integer(max(0, _score_end(zs, hi, hi_ex) - _score_start(zs, lo, lo_ex)))
 
 
-@command("zlexcount", 4, "readonly fast", (1, 1, 1), G, "Returns the number of members in a sorted set within a lexicographical range.",
-         "key min max", since="2.8.9", complexity="O(log(N))", example="ZLEXCOUNT test:names [a (c")
+@command(
+    "zlexcount",
+    4,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the number of members in a sorted set within a lexicographical range.",
+    "key min max",
+    since="2.8.9",
+    complexity="O(log(N))",
+    example="ZLEXCOUNT test:names [a (c",
+)
 def zlexcount(c, a):
     rng = parse_lex_range(a[2], a[3])
     _, rec = _zset(c, a[1])
@@ -416,14 +505,34 @@ def _rank(c, a, reverse: bool) -> bytes:
     return integer(len(zs) - 1 - r if reverse else r)
 
 
-@command("zrank", 3, "readonly fast", (1, 1, 1), G, "Returns the index of a member in a sorted set ordered by ascending scores.",
-         "key member", since="2.0.0", complexity="O(log(N))", example="ZRANK test:board ann")
+@command(
+    "zrank",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the index of a member in a sorted set ordered by ascending scores.",
+    "key member",
+    since="2.0.0",
+    complexity="O(log(N))",
+    example="ZRANK test:board ann",
+)
 def zrank(c, a):
     return _rank(c, a, False)
 
 
-@command("zrevrank", 3, "readonly fast", (1, 1, 1), G, "Returns the index of a member in a sorted set ordered by descending scores.",
-         "key member", since="2.0.0", complexity="O(log(N))", example="ZREVRANK test:board ann")
+@command(
+    "zrevrank",
+    3,
+    "readonly fast",
+    (1, 1, 1),
+    G,
+    "Returns the index of a member in a sorted set ordered by descending scores.",
+    "key member",
+    since="2.0.0",
+    complexity="O(log(N))",
+    example="ZREVRANK test:board ann",
+)
 def zrevrank(c, a):
     return _rank(c, a, True)
 
@@ -463,7 +572,9 @@ def _zrange(c, a, first: int, by: str | None, reverse: bool | None, store: str |
     reverse = bool(reverse)
     by = by or RANK
     if limit_given and by == RANK:
-        raise RedisError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+        raise RedisError(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+        )
     if withscores and by == LEX:
         raise RedisError("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
     if reverse and by != RANK:
@@ -488,51 +599,114 @@ def _zrange(c, a, first: int, by: str | None, reverse: bool | None, store: str |
     return _items(c, items, withscores)
 
 
-@command("zrange", -4, "readonly", (1, 1, 1), G, "Returns members in a sorted set within a range of indexes, scores or (BYLEX) names.",
-         "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset:integer count:integer] [WITHSCORES]", since="1.2.0",
-         complexity="O(log(N)+M)", example="ZRANGE test:board +inf 5 BYSCORE REV LIMIT 0 10 WITHSCORES")
+@command(
+    "zrange",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns members in a sorted set within a range of indexes, scores or (BYLEX) names.",
+    "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset:integer count:integer] [WITHSCORES]",
+    since="1.2.0",
+    complexity="O(log(N)+M)",
+    example="ZRANGE test:board +inf 5 BYSCORE REV LIMIT 0 10 WITHSCORES",
+)
 def zrange(c, a):
     return _zrange(c, a, 1, None, None)
 
 
-@command("zrangestore", -5, "write denyoom", (1, 2, 1), G, "Stores a range of members from sorted set in a key.",
-         "dst:key src:key min max [BYSCORE|BYLEX] [REV] [LIMIT offset:integer count:integer]", since="6.2.0",
-         complexity="O(log(N)+M)", example="ZRANGESTORE test:top test:board 0 9 REV")
+@command(
+    "zrangestore",
+    -5,
+    "write denyoom",
+    (1, 2, 1),
+    G,
+    "Stores a range of members from sorted set in a key.",
+    "dst:key src:key min max [BYSCORE|BYLEX] [REV] [LIMIT offset:integer count:integer]",
+    since="6.2.0",
+    complexity="O(log(N)+M)",
+    example="ZRANGESTORE test:top test:board 0 9 REV",
+)
 def zrangestore(c, a):
     return _zrange(c, a, 2, None, None, store="store")
 
 
-@command("zrevrange", -4, "readonly", (1, 1, 1), G, "Returns members in a sorted set within a range of indexes, in descending order.",
-         "key start:integer stop:integer [WITHSCORES]", since="1.2.0", complexity="O(log(N)+M)",
-         example="ZREVRANGE test:board 0 2 WITHSCORES")
+@command(
+    "zrevrange",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns members in a sorted set within a range of indexes, in descending order.",
+    "key start:integer stop:integer [WITHSCORES]",
+    since="1.2.0",
+    complexity="O(log(N)+M)",
+    example="ZREVRANGE test:board 0 2 WITHSCORES",
+)
 def zrevrange(c, a):
     return _zrange(c, a, 1, RANK, True)
 
 
-@command("zrangebyscore", -4, "readonly", (1, 1, 1), G, "Returns members in a sorted set within a range of scores.",
-         "key min:double max:double [WITHSCORES] [LIMIT offset:integer count:integer]", since="1.0.5",
-         complexity="O(log(N)+M)", example="ZRANGEBYSCORE test:board (5 +inf WITHSCORES")
+@command(
+    "zrangebyscore",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns members in a sorted set within a range of scores.",
+    "key min:double max:double [WITHSCORES] [LIMIT offset:integer count:integer]",
+    since="1.0.5",
+    complexity="O(log(N)+M)",
+    example="ZRANGEBYSCORE test:board (5 +inf WITHSCORES",
+)
 def zrangebyscore(c, a):
     return _zrange(c, a, 1, SCORE, False)
 
 
-@command("zrevrangebyscore", -4, "readonly", (1, 1, 1), G, "Returns members in a sorted set within a range of scores, in descending order.",
-         "key max:double min:double [WITHSCORES] [LIMIT offset:integer count:integer]", since="2.2.0",
-         complexity="O(log(N)+M)", example="ZREVRANGEBYSCORE test:board +inf (5")
+@command(
+    "zrevrangebyscore",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns members in a sorted set within a range of scores, in descending order.",
+    "key max:double min:double [WITHSCORES] [LIMIT offset:integer count:integer]",
+    since="2.2.0",
+    complexity="O(log(N)+M)",
+    example="ZREVRANGEBYSCORE test:board +inf (5",
+)
 def zrevrangebyscore(c, a):
     return _zrange(c, a, 1, SCORE, True)
 
 
-@command("zrangebylex", -4, "readonly", (1, 1, 1), G, "Returns members in a sorted set within a lexicographical range.",
-         "key min max [LIMIT offset:integer count:integer]", since="2.8.9", complexity="O(log(N)+M)",
-         example="ZRANGEBYLEX test:names [a (c")
+@command(
+    "zrangebylex",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns members in a sorted set within a lexicographical range.",
+    "key min max [LIMIT offset:integer count:integer]",
+    since="2.8.9",
+    complexity="O(log(N)+M)",
+    example="ZRANGEBYLEX test:names [a (c",
+)
 def zrangebylex(c, a):
     return _zrange(c, a, 1, LEX, False)
 
 
-@command("zrevrangebylex", -4, "readonly", (1, 1, 1), G, "Returns members in a sorted set within a lexicographical range, in reverse order.",
-         "key max min [LIMIT offset:integer count:integer]", since="2.8.9", complexity="O(log(N)+M)",
-         example="ZREVRANGEBYLEX test:names + [b")
+@command(
+    "zrevrangebylex",
+    -4,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Returns members in a sorted set within a lexicographical range, in reverse order.",
+    "key max min [LIMIT offset:integer count:integer]",
+    since="2.8.9",
+    complexity="O(log(N)+M)",
+    example="ZREVRANGEBYLEX test:names + [b",
+)
 def zrevrangebylex(c, a):
     return _zrange(c, a, 1, LEX, True)
 
@@ -554,18 +728,41 @@ def _zpop(c, a, reverse: bool, name: str) -> bytes:
     else:
         ns.delete(key, rec)
     if count is None or c.proto == 2:
-        return b"*%d\r\n%s" % (2 * len(popped), b"".join(bulk(m) + double(s, c.proto) for m, s in popped))
+        return b"*%d\r\n%s" % (
+            2 * len(popped),
+            b"".join(bulk(m) + double(s, c.proto) for m, s in popped),
+        )
     return _items(c, popped, True)
 
 
-@command("zpopmin", -2, "write fast", (1, 1, 1), G, "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
-         "key [count:integer]", since="5.0.0", complexity="O(log(N)*M)", example="ZPOPMIN test:board 2")
+@command(
+    "zpopmin",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+    "key [count:integer]",
+    since="5.0.0",
+    complexity="O(log(N)*M)",
+    example="ZPOPMIN test:board 2",
+)
 def zpopmin(c, a):
     return _zpop(c, a, False, "zpopmin")
 
 
-@command("zpopmax", -2, "write fast", (1, 1, 1), G, "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
-         "key [count:integer]", since="5.0.0", complexity="O(log(N)*M)", example="ZPOPMAX test:board")
+@command(
+    "zpopmax",
+    -2,
+    "write fast",
+    (1, 1, 1),
+    G,
+    "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+    "key [count:integer]",
+    since="5.0.0",
+    complexity="O(log(N)*M)",
+    example="ZPOPMAX test:board",
+)
 def zpopmax(c, a):
     return _zpop(c, a, True, "zpopmax")
 
@@ -591,20 +788,50 @@ def _remrange(c, a, by: str) -> bytes:
     return integer(_remove(ns, key, rec, [m for m, _ in items]))
 
 
-@command("zremrangebyrank", 4, "write", (1, 1, 1), G, "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
-         "key start:integer stop:integer", since="2.0.0", complexity="O(log(N)+M)", example="ZREMRANGEBYRANK test:board 0 -11")
+@command(
+    "zremrangebyrank",
+    4,
+    "write",
+    (1, 1, 1),
+    G,
+    "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
+    "key start:integer stop:integer",
+    since="2.0.0",
+    complexity="O(log(N)+M)",
+    example="ZREMRANGEBYRANK test:board 0 -11",
+)
 def zremrangebyrank(c, a):
     return _remrange(c, a, RANK)
 
 
-@command("zremrangebyscore", 4, "write", (1, 1, 1), G, "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
-         "key min:double max:double", since="1.2.0", complexity="O(log(N)+M)", example="ZREMRANGEBYSCORE test:board -inf (0")
+@command(
+    "zremrangebyscore",
+    4,
+    "write",
+    (1, 1, 1),
+    G,
+    "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
+    "key min:double max:double",
+    since="1.2.0",
+    complexity="O(log(N)+M)",
+    example="ZREMRANGEBYSCORE test:board -inf (0",
+)
 def zremrangebyscore(c, a):
     return _remrange(c, a, SCORE)
 
 
-@command("zremrangebylex", 4, "write", (1, 1, 1), G, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
-         "key min max", since="2.8.9", complexity="O(log(N)+M)", example="ZREMRANGEBYLEX test:names [a (c")
+@command(
+    "zremrangebylex",
+    4,
+    "write",
+    (1, 1, 1),
+    G,
+    "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
+    "key min max",
+    since="2.8.9",
+    complexity="O(log(N)+M)",
+    example="ZREMRANGEBYLEX test:names [a (c",
+)
 def zremrangebylex(c, a):
     return _remrange(c, a, LEX)
 
@@ -612,9 +839,18 @@ def zremrangebylex(c, a):
 # --- ZSCAN ---------------------------------------------------------------------------------------
 
 
-@command("zscan", -3, "readonly", (1, 1, 1), G, "Iterates over members and scores of a sorted set.",
-         "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]", since="2.8.0",
-         complexity="O(1) per call, O(N) for a full iteration", example="ZSCAN test:board 0 MATCH a*")
+@command(
+    "zscan",
+    -3,
+    "readonly",
+    (1, 1, 1),
+    G,
+    "Iterates over members and scores of a sorted set.",
+    "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]",
+    since="2.8.0",
+    complexity="O(1) per call, O(N) for a full iteration",
+    example="ZSCAN test:board 0 MATCH a*",
+)
 def zscan(c, a):
     try:
         cursor = int(a[2])
@@ -639,7 +875,9 @@ def zscan(c, a):
         end = min(start + count, n)
         if end < n:
             last = order[end - 1][0]
-            end = n if last == math.inf else order.bisect_left((math.nextafter(last, math.inf), b""))
+            end = (
+                n if last == math.inf else order.bisect_left((math.nextafter(last, math.inf), b""))
+            )
     out = []
     for s, m in order.islice(start, end):
         if matcher(m):
@@ -714,7 +952,10 @@ def _combine(c, a, numkeys_at: int, op: str, name: str, store: bool):
         remaining = len(a) - j
         opt = a[j].upper()
         if op != "diff" and remaining >= setnum + 1 and opt == b"WEIGHTS":
-            weights = [parse_double(w, "ERR weight value is not a float") for w in a[j + 1 : j + 1 + setnum]]
+            weights = [
+                parse_double(w, "ERR weight value is not a float")
+                for w in a[j + 1 : j + 1 + setnum]
+            ]
             j += 1 + setnum
         elif op != "diff" and remaining >= 2 and opt == b"AGGREGATE":
             how = a[j + 1].upper()
@@ -773,45 +1014,103 @@ def _combine(c, a, numkeys_at: int, op: str, name: str, store: bool):
     return _items(c, items, withscores)
 
 
-@command("zunionstore", -4, "write denyoom movablekeys", (1, 1, 1), G, "Stores the union of multiple sorted sets in a key.",
-         "destination:key numkeys:integer key... [WEIGHTS weight:double...] [AGGREGATE SUM|MIN|MAX]", since="2.0.0",
-         complexity="O(N)+O(M log(M))", example="ZUNIONSTORE test:all 2 test:a test:b WEIGHTS 1 2 AGGREGATE MAX",
-         getkeys=_numkeys_store)
+@command(
+    "zunionstore",
+    -4,
+    "write denyoom movablekeys",
+    (1, 1, 1),
+    G,
+    "Stores the union of multiple sorted sets in a key.",
+    "destination:key numkeys:integer key... [WEIGHTS weight:double...] [AGGREGATE SUM|MIN|MAX]",
+    since="2.0.0",
+    complexity="O(N)+O(M log(M))",
+    example="ZUNIONSTORE test:all 2 test:a test:b WEIGHTS 1 2 AGGREGATE MAX",
+    getkeys=_numkeys_store,
+)
 def zunionstore(c, a):
     return _combine(c, a, 2, "union", "zunionstore", True)
 
 
-@command("zinterstore", -4, "write denyoom movablekeys", (1, 1, 1), G, "Stores the intersect of multiple sorted sets in a key.",
-         "destination:key numkeys:integer key... [WEIGHTS weight:double...] [AGGREGATE SUM|MIN|MAX]", since="2.0.0",
-         complexity="O(N*K)+O(M*log(M))", example="ZINTERSTORE test:both 2 test:a test:b",
-         getkeys=_numkeys_store)
+@command(
+    "zinterstore",
+    -4,
+    "write denyoom movablekeys",
+    (1, 1, 1),
+    G,
+    "Stores the intersect of multiple sorted sets in a key.",
+    "destination:key numkeys:integer key... [WEIGHTS weight:double...] [AGGREGATE SUM|MIN|MAX]",
+    since="2.0.0",
+    complexity="O(N*K)+O(M*log(M))",
+    example="ZINTERSTORE test:both 2 test:a test:b",
+    getkeys=_numkeys_store,
+)
 def zinterstore(c, a):
     return _combine(c, a, 2, "inter", "zinterstore", True)
 
 
-@command("zdiffstore", -4, "write denyoom movablekeys", (1, 1, 1), G, "Stores the difference of multiple sorted sets in a key.",
-         "destination:key numkeys:integer key...", since="6.2.0", complexity="O(L + (N-K)log(N))",
-         example="ZDIFFSTORE test:only-a 2 test:a test:b", getkeys=_numkeys_store)
+@command(
+    "zdiffstore",
+    -4,
+    "write denyoom movablekeys",
+    (1, 1, 1),
+    G,
+    "Stores the difference of multiple sorted sets in a key.",
+    "destination:key numkeys:integer key...",
+    since="6.2.0",
+    complexity="O(L + (N-K)log(N))",
+    example="ZDIFFSTORE test:only-a 2 test:a test:b",
+    getkeys=_numkeys_store,
+)
 def zdiffstore(c, a):
     return _combine(c, a, 2, "diff", "zdiffstore", True)
 
 
-@command("zunion", -3, "readonly movablekeys", (0, 0, 0), G, "Returns the union of multiple sorted sets.",
-         "numkeys:integer key... [WEIGHTS weight:double...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]", since="6.2.0",
-         complexity="O(N)+O(M*log(M))", example="ZUNION 2 test:a test:b WITHSCORES", getkeys=_numkeys)
+@command(
+    "zunion",
+    -3,
+    "readonly movablekeys",
+    (0, 0, 0),
+    G,
+    "Returns the union of multiple sorted sets.",
+    "numkeys:integer key... [WEIGHTS weight:double...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]",
+    since="6.2.0",
+    complexity="O(N)+O(M*log(M))",
+    example="ZUNION 2 test:a test:b WITHSCORES",
+    getkeys=_numkeys,
+)
 def zunion(c, a):
     return _combine(c, a, 1, "union", "zunion", False)
 
 
-@command("zinter", -3, "readonly movablekeys", (0, 0, 0), G, "Returns the intersect of multiple sorted sets.",
-         "numkeys:integer key... [WEIGHTS weight:double...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]", since="6.2.0",
-         complexity="O(N*K)+O(M*log(M))", example="ZINTER 2 test:a test:b", getkeys=_numkeys)
+@command(
+    "zinter",
+    -3,
+    "readonly movablekeys",
+    (0, 0, 0),
+    G,
+    "Returns the intersect of multiple sorted sets.",
+    "numkeys:integer key... [WEIGHTS weight:double...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]",
+    since="6.2.0",
+    complexity="O(N*K)+O(M*log(M))",
+    example="ZINTER 2 test:a test:b",
+    getkeys=_numkeys,
+)
 def zinter(c, a):
     return _combine(c, a, 1, "inter", "zinter", False)
 
 
-@command("zdiff", -3, "readonly movablekeys", (0, 0, 0), G, "Returns the difference between multiple sorted sets.",
-         "numkeys:integer key... [WITHSCORES]", since="6.2.0", complexity="O(L + (N-K)log(N))",
-         example="ZDIFF 2 test:a test:b", getkeys=_numkeys)
+@command(
+    "zdiff",
+    -3,
+    "readonly movablekeys",
+    (0, 0, 0),
+    G,
+    "Returns the difference between multiple sorted sets.",
+    "numkeys:integer key... [WITHSCORES]",
+    since="6.2.0",
+    complexity="O(L + (N-K)log(N))",
+    example="ZDIFF 2 test:a test:b",
+    getkeys=_numkeys,
+)
 def zdiff(c, a):
     return _combine(c, a, 1, "diff", "zdiff", False)
