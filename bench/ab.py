@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from common import device_toml, machine_busy, median, redis_benchmark, start_node, storage_info
+from common import device_toml, measured_benchmark, median, start_node, storage_info
 
 NAMESPACES = {
     "commit": device_toml(file_size="4G", commit_to_device=True),
@@ -36,11 +36,9 @@ def one_run(checkout: str, args) -> tuple[float, float, float, int]:
     finally:
         os.chdir(here)
     try:
-        busy = machine_busy()
-        rps, _p50, cpu = redis_benchmark(
-            node.port, args.test, args.requests, args.clients, args.pipeline, pid=node.proc.pid
+        rps, _p50, cpu, busy = measured_benchmark(
+            node.port, args.test, args.requests, args.clients, args.pipeline, None, node.proc.pid
         )
-        busy = (machine_busy() - busy) / args.requests * 1e6
         commits = (
             int(storage_info(node.port).get("commits", 0)) if args.namespace != "memory" else 0
         )

@@ -121,6 +121,23 @@ def redis_benchmark(
     return float(row[1]), float(row[4]), used / requests * 1e6
 
 
+def measured_benchmark(
+    port: int,
+    test: str,
+    requests: int,
+    clients: int,
+    pipeline: int,
+    extra: list[str] | None,
+    pid: int,
+) -> tuple[float, float, float, float]:
+    """redis_benchmark's (req/s, p50 ms, server CPU µs/req), and the whole machine's busy
+    µs per request during it (redis-benchmark, the kernel's network work and any helper
+    process included, which the server's own CPU time leaves out)."""
+    busy = machine_busy()
+    rps, p50, cpu = redis_benchmark(port, test, requests, clients, pipeline, extra, pid)
+    return rps, p50, cpu, (machine_busy() - busy) / requests * 1e6
+
+
 def stop_redis(proc: subprocess.Popen, workdir: str) -> None:
     proc.terminate()
     proc.wait(10)

@@ -22,22 +22,12 @@ import sys
 
 from common import (
     device_toml,
-    machine_busy,
+    measured_benchmark,
     median,
-    redis_benchmark,
     start_node,
     start_redis,
     stop_redis,
 )
-
-
-def measured(
-    port: int, pid: int, test: str, n: int, args, pipeline: int, extra: list[str]
-) -> list[float]:
-    """redis_benchmark's (req/s, p50 ms, server CPU µs/req) and the machine's busy µs/req."""
-    busy = machine_busy()
-    out = redis_benchmark(port, test, n, args.clients, pipeline, extra, pid)
-    return [*out, (machine_busy() - busy) / n * 1e6]
 
 
 def main() -> None:
@@ -81,7 +71,9 @@ def main() -> None:
                 res: dict[str, list] = {name: [] for name in servers}
                 for _ in range(args.reps):
                     for name, (port, pid) in servers.items():
-                        res[name].append(measured(port, pid, test, n, args, pipeline, extra))
+                        res[name].append(
+                            measured_benchmark(port, test, n, args.clients, pipeline, extra, pid)
+                        )
                 ours = [median(r[i] for r in res["respike"]) for i in range(4)]
                 theirs = [median(r[i] for r in res["redis"]) for i in range(4)]
                 print(
