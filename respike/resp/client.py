@@ -369,28 +369,22 @@ class Client:
         self.commands_done += done - start
 
     def _gated(self, ack: Any, reply: bytes) -> bool:
-        """Queue a write's reply behind `ack` in the output list, if it can wait there."""
-        if not self._join_gate(ack):
+        """Queue a write's reply behind `ack` (a device's group commit) in the output list,
+        if it can wait there: this connection's replies already wait on it, or nothing else
+        is held (the caller found no reply queue) and they start now. One registration per
+        connection and commit; see engine.Ack."""
+        if self.in_exec:
             return False
+        if self.gate is not ack:
+            if self.gate is not None or type(ack) is not Ack:
+                return False
+            self.gate = ack
+            ack.listeners.append(self)
+            if self._out:
+                self._pre.extend(self._out)
+                self._out.clear()
         self._gate_writes.append(len(self._out))
         self._out.append(reply)
-        return True
-
-    def _join_gate(self, ack: Any) -> bool:
-        """Whether this connection's replies can wait behind `ack` (a device's group
-        commit) in its output list: they already do, or nothing else is held and they
-        start now. One registration per connection and commit; see engine.Ack."""
-        gate = self.gate
-        if gate is ack:
-            return not self.in_exec
-        if gate is not None or type(ack) is not Ack or self.queue is not None or self.in_exec:
-            return False
-        self.gate = ack
-        ack.listeners.append(self)
-        out = self._out
-        if out:
-            self._pre.extend(out)
-            out.clear()
         return True
 
     def execute(self, args: list[Any]) -> Any:
