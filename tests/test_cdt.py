@@ -412,7 +412,7 @@ def test_short_strings_pack_as_msgpack_does():
 
     from respike.engine.record import STRING
 
+    value = bytes(range(256)) * 20
     for n in (0, 1, 255, 256, 5000):
-        value = bytes(range(256)) * 20
         assert pack_value(STRING, value[:n]) == msgpack.packb(value[:n], use_bin_type=True)
     assert pack_value(STRING, 12345) == msgpack.packb(12345)
