@@ -47,6 +47,14 @@ def one_run(checkout: str, args) -> tuple[float, float, float, int]:
         node.cleanup()
 
 
+def _row(label: str, a, b) -> str:
+    """One table row: req/s, server CPU, machine busy and commits, this then base."""
+    return (
+        f"| {label} | {a[0]:,.0f} | {b[0]:,.0f} | {a[1]:.1f} | {b[1]:.1f} | {a[2]:.1f} | "
+        f"{b[2]:.1f} | {a[3]:.0f} | {b[3]:.0f} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -73,18 +81,10 @@ def main() -> None:
         order = list(sides) if i % 2 == 0 else list(sides)[::-1]
         for name in order:
             runs[name].append(one_run(sides[name], args))
-        a, b = runs["this"][-1], runs["base"][-1]
-        print(
-            f"| {i + 1} | {a[0]:,.0f} | {b[0]:,.0f} | {a[1]:.1f} | {b[1]:.1f} | {a[2]:.1f} | "
-            f"{b[2]:.1f} | {a[3]} | {b[3]} |",
-            flush=True,
-        )
+        print(_row(str(i + 1), runs["this"][-1], runs["base"][-1]), flush=True)
     med = {name: [median(r[k] for r in rs) for k in range(4)] for name, rs in runs.items()}
     a, b = med["this"], med["base"]
-    print(
-        f"| median | {a[0]:,.0f} | {b[0]:,.0f} | {a[1]:.1f} | {b[1]:.1f} | {a[2]:.1f} | "
-        f"{b[2]:.1f} | {a[3]:.0f} | {b[3]:.0f} |"
-    )
+    print(_row("median", a, b))
     print(f"this / base: {a[0] / b[0]:.3f}x req/s")
 
 
