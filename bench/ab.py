@@ -36,7 +36,7 @@ def one_run(checkout: str, args) -> tuple[float, float, float, int]:
     finally:
         os.chdir(here)
     try:
-        rps, _p50, cpu, busy = measured_benchmark(
+        rps, _p50, cpu, busy, _client = measured_benchmark(
             node.port, args.test, args.requests, args.clients, args.pipeline, None, node.proc.pid
         )
         commits = (

@@ -5,7 +5,8 @@ Both servers are started by this script on a fresh data dir each; redis-benchmar
 against them in turn (alternating, so drifts in the shared machine hit both), for every
 test and pipeline depth; the table gives the median requests/s, p50 latency and server
 CPU per request, the whole machine's busy time per request (both servers, redis-benchmark,
-the kernel's network work and the sync helper), and the ratio respike / redis.
+the kernel's network work and the sync helper), redis-benchmark's own CPU per request, and
+the ratio respike / redis.
 
     python bench/device_durable.py [--tests set,hset] [--pipelines 1,16] [--requests 200000]
                                    [--clients 50] [--reps 3] [--keyspace 0] [--plain]
@@ -62,9 +63,9 @@ def main() -> None:
         print(
             f"| test | -P | respike req/s | {theirs_name} req/s | ratio | respike p50 ms | "
             "redis p50 ms | respike CPU µs/req | redis CPU µs/req | respike machine µs/req | "
-            "redis machine µs/req |"
+            "redis machine µs/req | redis-benchmark CPU µs/req (respike / redis) |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for pipeline in (int(p) for p in args.pipelines.split(",")):
             for test in args.tests.split(","):
                 n = args.requests if pipeline > 1 else max(args.requests // 4, 20_000)
@@ -74,12 +75,12 @@ def main() -> None:
                         res[name].append(
                             measured_benchmark(port, test, n, args.clients, pipeline, extra, pid)
                         )
-                ours = [median(r[i] for r in res["respike"]) for i in range(4)]
-                theirs = [median(r[i] for r in res["redis"]) for i in range(4)]
+                ours = [median(r[i] for r in res["respike"]) for i in range(5)]
+                theirs = [median(r[i] for r in res["redis"]) for i in range(5)]
                 print(
                     f"| {test.upper()} | {pipeline} | {ours[0]:,.0f} | {theirs[0]:,.0f} | "
                     f"{ours[0] / theirs[0]:.2f} | {ours[1]:.2f} | {theirs[1]:.2f} | {ours[2]:.1f} | "
-                    f"{theirs[2]:.1f} | {ours[3]:.1f} | {theirs[3]:.1f} |",
+                    f"{theirs[2]:.1f} | {ours[3]:.1f} | {theirs[3]:.1f} | {ours[4]:.1f} / {theirs[4]:.1f} |",
                     flush=True,
                 )
     finally:
