@@ -3,9 +3,11 @@ process's CPU time and memory."""
 
 from __future__ import annotations
 
+import glob
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -141,6 +143,51 @@ def measured_benchmark(
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     client = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return rps, p50, cpu, (machine_busy() - busy) / requests * 1e6, client / requests * 1e6
+
+
+def with_children(pid: int) -> list[int]:
+    """`pid` and its child processes (respike's sync helper)."""
+    kids = []
+    for path in glob.glob(f"/proc/{pid}/task/*/children"):
+        with open(path) as fh:
+            kids += [int(k) for k in fh.read().split()]
+    return [pid, *kids]
+
+
+class SyncCounter:
+    """Counts the fsync and fdatasync calls of processes (all their threads) while the
+    block runs: `perf stat` on the syscall tracepoints. `count` stays None where perf is
+    missing or not permitted. Shows how many writes one sync serves in each server."""
+
+    EVENTS = "syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync"
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+        self.count: int | None = None
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> SyncCounter:
+        if shutil.which("perf") is None:
+            return self
+        pids = ",".join(map(str, self.pids))
+        cmd = ["perf", "stat", "-x,", "-I", "100", "-e", self.EVENTS, "-p", pids]
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+        first = self.proc.stderr.readline()  # type: ignore[union-attr]  # the first interval: attached
+        if "syscalls:" not in first:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+        else:
+            self._lines = [first]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        self._lines += self.proc.communicate(timeout=30)[1].splitlines()
+        fields = [line.split(",") for line in self._lines]
+        self.count = sum(int(f[1]) for f in fields if len(f) > 3 and f[1].isdigit())
 
 
 def stop_redis(proc: subprocess.Popen, workdir: str) -> None:

@@ -5,8 +5,9 @@ Both servers are started by this script on a fresh data dir each; redis-benchmar
 against them in turn (alternating, so drifts in the shared machine hit both), for every
 test and pipeline depth; the table gives the median requests/s, p50 latency and server
 CPU per request, the whole machine's busy time per request (both servers, redis-benchmark,
-the kernel's network work and the sync helper), redis-benchmark's own CPU per request, and
-the ratio respike / redis.
+the kernel's network work and the sync helper), redis-benchmark's own CPU per request, how
+many writes one fsync/fdatasync served in each server (counted with `perf stat` on the
+syscall tracepoints; n/a without perf), and the ratio respike / redis.
 
     python bench/device_durable.py [--tests set,hset] [--pipelines 1,16] [--requests 200000]
                                    [--clients 50] [--reps 3] [--keyspace 0] [--plain]
@@ -22,12 +23,14 @@ import shutil
 import sys
 
 from common import (
+    SyncCounter,
     device_toml,
     measured_benchmark,
     median,
     start_node,
     start_redis,
     stop_redis,
+    with_children,
 )
 
 
@@ -63,29 +66,38 @@ def main() -> None:
         print(
             f"| test | -P | respike req/s | {theirs_name} req/s | ratio | respike p50 ms | "
             "redis p50 ms | respike CPU µs/req | redis CPU µs/req | respike machine µs/req | "
-            "redis machine µs/req | redis-benchmark CPU µs/req (respike / redis) |"
+            "redis machine µs/req | redis-benchmark CPU µs/req (respike / redis) | "
+            "writes per sync (respike / redis) |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for pipeline in (int(p) for p in args.pipelines.split(",")):
             for test in args.tests.split(","):
                 n = args.requests if pipeline > 1 else max(args.requests // 4, 20_000)
                 res: dict[str, list] = {name: [] for name in servers}
                 for _ in range(args.reps):
                     for name, (port, pid) in servers.items():
-                        res[name].append(
-                            measured_benchmark(port, test, n, args.clients, pipeline, extra, pid)
-                        )
-                ours = [median(r[i] for r in res["respike"]) for i in range(5)]
-                theirs = [median(r[i] for r in res["redis"]) for i in range(5)]
+                        with SyncCounter(with_children(pid)) as syncs:
+                            run = measured_benchmark(
+                                port, test, n, args.clients, pipeline, extra, pid
+                            )
+                        res[name].append((*run, n / syncs.count if syncs.count else 0.0))
+                ours = [median(r[i] for r in res["respike"]) for i in range(6)]
+                theirs = [median(r[i] for r in res["redis"]) for i in range(6)]
                 print(
                     f"| {test.upper()} | {pipeline} | {ours[0]:,.0f} | {theirs[0]:,.0f} | "
                     f"{ours[0] / theirs[0]:.2f} | {ours[1]:.2f} | {theirs[1]:.2f} | {ours[2]:.1f} | "
-                    f"{theirs[2]:.1f} | {ours[3]:.1f} | {theirs[3]:.1f} | {ours[4]:.1f} / {theirs[4]:.1f} |",
+                    f"{theirs[2]:.1f} | {ours[3]:.1f} | {theirs[3]:.1f} | {ours[4]:.1f} / {theirs[4]:.1f} | "
+                    f"{_per_sync(ours[5])} / {_per_sync(theirs[5])} |",
                     flush=True,
                 )
     finally:
         node.cleanup()
         stop_redis(redis, workdir)
+
+
+def _per_sync(writes: float) -> str:
+    """Writes per fsync/fdatasync; n/a without perf (or with no sync: --plain)."""
+    return f"{writes:,.0f}" if writes else "n/a"
 
 
 if __name__ == "__main__":
