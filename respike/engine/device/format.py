@@ -19,10 +19,24 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
+
+
+def _fast_crc32() -> Callable[..., int]:
+    """CRC-32 as zlib computes it (the format's checksum), from ISA-L when installed:
+    zlib takes ~180 ns for a 112-byte record (short inputs go byte by byte), ISA-L ~35."""
+    try:
+        from isal import isal_zlib
+    except ImportError:  # (the same values, slower)
+        return zlib.crc32
+    return isal_zlib.crc32
+
+
+crc32: Final = _fast_crc32()
 
 FORMAT_VERSION: Final = 1
 ALIGN: Final = 16
@@ -61,7 +75,7 @@ class FileHeader:
             self.namespace.encode(),
             self.created,
         )
-        raw = struct.pack("<I", zlib.crc32(raw[4:])) + raw[4:]
+        raw = struct.pack("<I", crc32(raw[4:])) + raw[4:]
         return raw + bytes(FILE_HEADER_SIZE - len(raw))
 
 
@@ -82,7 +96,7 @@ def unpack_file_header(raw: bytes) -> FileHeader | None:
         raise HeaderError(
             f"has format version {version}; this respike reads version {FORMAT_VERSION}"
         )
-    if zlib.crc32(raw[4 : FILE_HEADER.size]) != crc:
+    if crc32(raw[4 : FILE_HEADER.size]) != crc:
         raise HeaderError("has a damaged file header (checksum mismatch)")
     return FileHeader(version, wbs, size, index, count, uuid, ns.rstrip(b"\x00").decode(), created)
 
@@ -107,14 +121,14 @@ BAD: Final = "bad"
 
 def pack_block_header(bseq: int, opened: int, magic: int = BLOCK_MAGIC) -> bytes:
     raw = BLOCK_HEADER.pack(0, magic, FORMAT_VERSION, 0, 0, bseq, opened)
-    return struct.pack("<I", zlib.crc32(raw[4:])) + raw[4:]
+    return struct.pack("<I", crc32(raw[4:])) + raw[4:]
 
 
 def unpack_block_header(raw) -> tuple[str, int]:
     """(USED | FREE | ZERO | BAD, bseq)."""
     crc, magic, version, _r1, _r2, bseq, _opened = BLOCK_HEADER.unpack_from(raw)
     if magic in (BLOCK_MAGIC, FREE_MAGIC) and version == FORMAT_VERSION:
-        if zlib.crc32(memoryview(raw)[4 : BLOCK_HEADER.size]) == crc:
+        if crc32(memoryview(raw)[4 : BLOCK_HEADER.size]) == crc:
             return (USED if magic == BLOCK_MAGIC else FREE), bseq
     if not any(memoryview(raw)[:BLOCK_HEADER_SIZE]):
         return ZERO, 0
@@ -122,18 +136,14 @@ def unpack_block_header(raw) -> tuple[str, int]:
 
 
 def pack_trailer(buf, bseq: int, end: int, nrec: int) -> bytes:
-    raw = TRAILER.pack(0, TRAILER_MAGIC, bseq, end, nrec, zlib.crc32(memoryview(buf)[:end]))
-    return struct.pack("<I", zlib.crc32(raw[4:])) + raw[4:] + bytes(TRAILER_SIZE - TRAILER.size)
+    raw = TRAILER.pack(0, TRAILER_MAGIC, bseq, end, nrec, crc32(memoryview(buf)[:end]))
+    return struct.pack("<I", crc32(raw[4:])) + raw[4:] + bytes(TRAILER_SIZE - TRAILER.size)
 
 
 def unpack_trailer(raw, bseq: int, wbs: int) -> tuple[int, int, int] | None:
     """(end, nrec, data crc) when the trailer is intact and of this block incarnation."""
     crc, magic, tseq, end, nrec, dcrc = TRAILER.unpack_from(raw)
-    if (
-        magic != TRAILER_MAGIC
-        or tseq != bseq
-        or zlib.crc32(memoryview(raw)[4 : TRAILER.size]) != crc
-    ):
+    if magic != TRAILER_MAGIC or tseq != bseq or crc32(memoryview(raw)[4 : TRAILER.size]) != crc:
         return None
     if not BLOCK_HEADER_SIZE <= end <= wbs - TRAILER_SIZE:
         return None
@@ -224,14 +234,14 @@ def encode_record(
             body,
         )
     )
-    return _CRC.pack(zlib.crc32(memoryview(raw)[4:])) + raw[4:]
+    return _CRC.pack(crc32(memoryview(raw)[4:])) + raw[4:]
 
 
 def rebase_record(buf, off: int, length: int, bseq: int) -> bytes:
     """A copy of the record at `off` that belongs to block incarnation `bseq` (defrag)."""
     raw = bytearray(buf[off : off + length])
     struct.pack_into("<Q", raw, 16, bseq)
-    _CRC.pack_into(raw, 0, zlib.crc32(memoryview(raw)[4:]))
+    _CRC.pack_into(raw, 0, crc32(memoryview(raw)[4:]))
     return bytes(raw)
 
 
@@ -245,7 +255,7 @@ def check_record(buf, off: int, limit: int, bseq: int) -> int:
         return 0
     if length < RECORD_SIZE or off + length > limit:
         return -1
-    if zlib.crc32(memoryview(buf)[off + 4 : off + length]) != crc:
+    if crc32(memoryview(buf)[off + 4 : off + length]) != crc:
         return -1
     if struct.unpack_from("<Q", buf, off + 16)[0] != bseq:
         return -2
@@ -304,7 +314,7 @@ def parse_block(buf, bseq: int, wbs: int, trust_end: int | None = None) -> Block
     end = trust_end
     if end is None:
         trailer = unpack_trailer(memoryview(buf)[wbs - TRAILER_SIZE : wbs], bseq, wbs)
-        if trailer is not None and zlib.crc32(memoryview(buf)[: trailer[0]]) == trailer[2]:
+        if trailer is not None and crc32(memoryview(buf)[: trailer[0]]) == trailer[2]:
             end = trailer[0]
     if end is not None:
         offs: list[int] = []

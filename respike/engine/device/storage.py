@@ -18,7 +18,6 @@ import struct
 import subprocess
 import sys
 import time
-import zlib
 from array import array
 from collections import OrderedDict, deque
 from collections.abc import Iterator
@@ -55,6 +54,7 @@ from .format import (
     FileHeader,
     HeaderError,
     check_record,
+    crc32,
     pack_block_header,
     pack_trailer,
     parse_block,
@@ -102,7 +102,6 @@ DEFRAG_BATCH_URGENT: Final = 64
 _QQ: Final = struct.Struct("<QQ")
 _CRC: Final = struct.Struct("<I")
 _BSEQ: Final = struct.Struct("<Q")
-_crc32: Final = zlib.crc32
 
 
 def _now_ms() -> int:
@@ -1115,7 +1114,7 @@ class DeviceStorage:
         )
         if n < SMALL_RECORD:  # one concatenation costs less than four slice writes
             rec = head + setname + key + body
-            buf[w : w + n] = _CRC.pack(_crc32(rec)) + rec
+            buf[w : w + n] = _CRC.pack(crc32(rec)) + rec
         else:  # large: copy the body once
             e = w + RECORD_SIZE
             buf[w + 4 : e] = head
@@ -1123,7 +1122,7 @@ class DeviceStorage:
             e += ls
             buf[e : e + lk] = key
             buf[e + lk : w + n] = body
-            _CRC.pack_into(buf, w, _crc32(memoryview(buf)[w + 4 : w + n]))
+            _CRC.pack_into(buf, w, crc32(memoryview(buf)[w + 4 : w + n]))
         if w == self.wpos:
             self.wpos = w + p
             self.nrec += 1
@@ -1140,7 +1139,7 @@ class DeviceStorage:
         assert buf is not None  # (_roll opened one)
         buf[w : w + n] = src[off : off + n]
         _BSEQ.pack_into(buf, w + 16, self.buf_seq)
-        _CRC.pack_into(buf, w, _crc32(memoryview(buf)[w + 4 : w + n]))
+        _CRC.pack_into(buf, w, crc32(memoryview(buf)[w + 4 : w + n]))
         self.wpos = w + p
         self.nrec += 1
         self.st.defrag_write_bytes += p
