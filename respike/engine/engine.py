@@ -68,7 +68,8 @@ class Engine:
             )
         self.default = self.namespaces[config.default_namespace.encode()]
         # `ns:...` selects a configured namespace; any other key is in the default one.
-        self.namespace_for = Router(self.namespaces, self.default).route
+        self.router = Router(self.namespaces, self.default)
+        self.namespace_for = self.router.route
 
     def discard_waits(self) -> None:
         """After writes that hold no client reply: what they asked to wait for must not be

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import hiredis
 
 from ..engine.engine import Ack
+from ..engine.namespace import Router
 from ..errors import (
     NOAUTH,
     RecordError,
@@ -167,7 +168,7 @@ class Client:
         self.lib_ver = b""
         self.waits = server.engine.waits
         self.clock = server.engine.clock
-        self.ns_for = server.engine.namespace_for
+        self.router: Router = server.engine.router  # (typed: commands call it natively)
         self._multi: list[list[bytes]] | None = None
         self._authenticated = not server.node_config["requirepass"]
         self._update_special()

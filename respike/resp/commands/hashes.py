@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from functools import partial
+from typing import TYPE_CHECKING
 from zlib import crc32
 
 from ...engine.record import (
@@ -40,6 +41,9 @@ from .args import (
     to_signed_count,
 )
 from .typed import typed_record
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 G = "hash"
 SMALL_HASH = 512  # HSCAN answers a hash this small in one step, as Redis does for listpacks
@@ -136,9 +140,9 @@ def delete_fields(ns, key: bytes, rec: Record, names: list[bytes]) -> int:
     since="2.0.0",
     example="HSET test:users:42 name ann age 31",
 )
-def hset(c, a):
+def hset(c: Client, a):
     if len(a) == 4:  # the hot case: one field of an existing hash
-        done = c.ns_for(a[1]).put_field(a[1], a[2], a[3])
+        done = c.router.route(a[1]).put_field(a[1], a[2], a[3])
         if done >= 0:
             return ONE if done else ZERO
     elif len(a) % 2:
@@ -146,10 +150,10 @@ def hset(c, a):
     return _hset(c, a)
 
 
-def _hset(c, a: list[bytes]) -> bytes:
+def _hset(c: Client, a: list[bytes]) -> bytes:
     """HSET in general: any number of fields, every limit checked before anything changes."""
     key = a[1]
-    ns = c.ns_for(key)
+    ns = c.router.route(key)
     rec = ns.get(key)
     if rec is not None and rec.kind != HASH:
         raise RedisError(WRONGTYPE)

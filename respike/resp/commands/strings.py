@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...engine.namespace import DEFAULT, KEEP
 from ...engine.record import (
     INT64_MAX,
@@ -29,6 +31,9 @@ from ..table import command
 from .args import format_decimal, to_decimal, to_int
 from .expiry import UNITS, expire_option, void_for_write
 
+if TYPE_CHECKING:
+    from ..client import Client
+
 G = "string"
 
 
@@ -53,9 +58,9 @@ def _value(rec: Record) -> bytes:
     "key",
     example="GET greeting",
 )
-def get(c, a):
+def get(c: Client, a):
     key = a[1]
-    rec = c.ns_for(key).read(key)
+    rec = c.router.route(key).read(key)
     if rec is None:
         return NULL[c.proto]
     if rec.kind:
@@ -120,9 +125,9 @@ def _set_options(a: list[bytes], now: int) -> tuple[bytes | None, bool, int]:
     "key value [NX|XX] [GET] [EX seconds:integer|PX milliseconds:integer|EXAT unix-time-seconds:unix-time|PXAT unix-time-milliseconds:unix-time|KEEPTTL]",
     example="SET greeting hello EX 60",
 )
-def set_(c, a):
+def set_(c: Client, a):
     key, value = a[1], a[2]
-    ns = c.ns_for(key)
+    ns = c.router.route(key)
     if len(a) == 3:
         ns.replace(key, STRING, to_bin(value) if value[:1] in NUMERIC_START else value, len(value))
         return OK
@@ -349,12 +354,13 @@ def msetnx(c, a):
     return ONE
 
 
-def _incr(c, key: bytes, delta: int) -> bytes:
-    ns = c.ns_for(key)
+def _incr(c: Client, key: bytes, delta: int) -> bytes:
+    ns = c.router.route(key)
     new = ns.add_int(key, delta)
     if new is not None:
         return b":%d\r\n" % new
     rec = ns.get(key)  # not an integer string, or the sum overflows: say which
+    assert rec is not None  # (add_int creates a missing key)
     if rec.kind:
         raise RedisError(WRONGTYPE)
     value = rec.value
@@ -379,9 +385,9 @@ def _incr(c, key: bytes, delta: int) -> bytes:
     "key",
     example="INCR visits",
 )
-def incr(c, a):
+def incr(c: Client, a):
     key = a[1]
-    new = c.ns_for(key).add_int(key, 1)  # _incr's common case, one call shorter
+    new = c.router.route(key).add_int(key, 1)  # _incr's common case, one call shorter
     return b":%d\r\n" % new if new is not None else _incr(c, key, 1)
 
 
