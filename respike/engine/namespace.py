@@ -106,10 +106,6 @@ class Namespace:
         self.tombstones: dict[int, dict[bytes, tuple[int, int]]] = {}
         self.last_lut = 0
         self.stop_writes = False
-        # The stored record, expired or truncated or not: callers that serve it send a
-        # record with a void-time, or any record while cutoffs exist, through get().
-        self._lookup = self.storage.get
-        self._lookup_meta = self.storage.get_meta
         self.stop_reason = ""
         self.apply_settings()
         attach = getattr(self.storage, "attach", None)
@@ -140,7 +136,7 @@ class Namespace:
 
     def get(self, key: bytes) -> Record | None:
         """The live record, or None if absent, expired (reclaimed now) or truncated."""
-        rec = self._lookup(key)
+        rec = self.storage.get(key)
         if rec is None:
             return None
         if rec.void and rec.void <= self.clock.ms:
@@ -155,7 +151,7 @@ class Namespace:
 
     def read(self, key: bytes) -> Record | None:
         """`get` for client reads: counts success / not-found."""
-        rec = self._lookup(key)
+        rec = self.storage.get(key)
         if rec is not None and (rec.void or self.cutoffs):
             rec = self.get(key)
         if rec is None:
@@ -294,7 +290,7 @@ class Namespace:
         self, key: bytes, kind: int, value: object, value_size: int, void: int = DEFAULT
     ) -> Record:
         """Write `key` whatever it held before (Aerospike's REPLACE): SET's hot path."""
-        rec = self._lookup_meta(key)
+        rec = self.storage.get_meta(key)
         if rec is not None and (rec.void or self.cutoffs):
             rec = self.get(key)
         return self.write(key, rec, kind, value, value_size, void)
@@ -340,7 +336,7 @@ class Namespace:
     ) -> None:
         """Make `key` exactly this copy (the cluster decided it wins). No limits apply and
         the write hook is not called: a replica or migrated copy is not a client write."""
-        rec = self._lookup(key)
+        rec = self.storage.get(key)
         if tombstone:
             if rec is not None:
                 self._remove(key, rec)
@@ -373,7 +369,7 @@ class Namespace:
         """Forget a partition this node no longer holds; returns the records dropped."""
         keys = self.storage.partition_keys(pid)
         for key in keys:
-            rec = self._lookup(key)
+            rec = self.storage.get(key)
             if rec is not None:
                 self._remove(key, rec)
         self.tombstones.pop(pid, None)
@@ -448,7 +444,7 @@ class Namespace:
             self.set_objects.clear()
             return cutoff
         for key in list(self.storage.keys()):
-            rec = self._lookup(key)
+            rec = self.storage.get(key)
             if rec is None or rec.lut > cutoff:
                 continue
             if name is None or split_key(key, self.namespaces)[1] == name:
@@ -480,7 +476,7 @@ class Namespace:
                 # Chosen from the index (void-time, lut, set): only those are read.
                 items = self.storage.sweep_candidates(pid, now, evict_before, cutoffs)  # type: ignore[attr-defined]
             else:
-                items = ((key, self._lookup(key)) for key in self.storage.partition_keys(pid))
+                items = ((key, self.storage.get(key)) for key in self.storage.partition_keys(pid))
             for key, rec in items:
                 if rec is None:
                     continue
@@ -508,7 +504,7 @@ class Namespace:
             rec.void
             for pid in range(N_PARTITIONS)
             for key in self.storage.partition_keys(pid)
-            if (rec := self._lookup(key)) is not None and rec.void
+            if (rec := self.storage.get(key)) is not None and rec.void
         ]
         if not voids:
             return 0

@@ -10,66 +10,84 @@ same interface.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
 
 from ..keyspace import N_PARTITIONS
 from .record import Record
 
 
-class Storage(Protocol):
+class Storage:
     """What a namespace needs from a storage engine.
 
     `get` may return the live record (memory) or a decoded copy (device); callers commit
-    every change through `put`, so both behave the same.
+    every change through `put`, so both behave the same. A base class rather than a
+    Protocol: compiled, the namespace's calls into its engine are direct C calls.
     """
 
-    def get(self, key: bytes) -> Record | None: ...
+    def get(self, key: bytes) -> Record | None:
+        """The stored record, expired or truncated or not: the namespace serves a record
+        with a void-time, or any record while truncate cutoffs exist, through its get()."""
+        raise NotImplementedError
 
     def get_meta(self, key: bytes) -> Record | None:
         """The record, its value possibly not decoded (None): for a write that replaces
         the whole value and only needs generation, times and size."""
-        ...
+        raise NotImplementedError
 
     def put(self, key: bytes, pid: int, rec: Record, created: bool) -> None:
         """Store `rec`; `pid` is the key's partition when `created` (else it may be -1)."""
-        ...
+        raise NotImplementedError
 
-    def delete(self, key: bytes, pid: int, rec: Record) -> None: ...
+    def delete(self, key: bytes, pid: int, rec: Record) -> None:
+        raise NotImplementedError
 
-    def partition_keys(self, pid: int) -> list[bytes]: ...
+    def partition_keys(self, pid: int) -> list[bytes]:
+        raise NotImplementedError
 
-    def partition_count(self, pid: int) -> int: ...
+    def partition_count(self, pid: int) -> int:
+        raise NotImplementedError
 
-    def keys(self) -> Iterator[bytes]: ...
+    def keys(self) -> Iterator[bytes]:
+        raise NotImplementedError
 
-    def count(self) -> int: ...
+    def count(self) -> int:
+        raise NotImplementedError
 
-    def info(self) -> dict[str, object]: ...
+    def info(self) -> dict[str, object]:
+        raise NotImplementedError
 
-    def clear(self) -> None: ...
+    def clear(self) -> None:
+        raise NotImplementedError
 
-    def truncated(self, setname: bytes | None, cutoff: int) -> None: ...
+    def truncated(self, setname: bytes | None, cutoff: int) -> None:
+        raise NotImplementedError
 
     def attach(self, ns) -> None:
         """Called by the namespace it serves (the device engine keeps its space state,
         set names and restart accounting there)."""
+        return None
 
     async def start(self) -> None:
         """Open the device and start background work (writer, defrag) before serving."""
+        return None
 
     def evict_wanted(self) -> bool:
         """Above evict-used-pct of the device (memory namespaces use memory-size)."""
-        ...
+        raise NotImplementedError
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        raise NotImplementedError
 
 
-class MemoryStorage:
+class MemoryStorage(Storage):
     def __init__(self) -> None:
         self.records: dict[bytes, Record] = {}
         self.parts: list[set[bytes]] = [set() for _ in range(N_PARTITIONS)]
-        # Bound once: the namespace's hot path calls this directly.
-        self.get = self.get_meta = self.records.get
+
+    def get(self, key: bytes) -> Record | None:
+        return self.records.get(key)
+
+    def get_meta(self, key: bytes) -> Record | None:
+        return self.records.get(key)
 
     def put(self, key: bytes, pid: int, rec: Record, created: bool) -> None:
         if created:

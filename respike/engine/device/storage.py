@@ -35,6 +35,7 @@ from ...keyspace import N_PARTITIONS, hash_slot, split_key
 from ..engine import Ack
 from ..record import HASH, Record, pack_value, unpack_value
 from ..smd import open_smd, release_smd
+from ..storage import Storage
 from . import checkpoint as ckpt
 from .format import (
     BLOCK_HEADER,
@@ -286,7 +287,7 @@ class SyncHelper:
             self.proc.wait(5)
 
 
-class DeviceStorage:
+class DeviceStorage(Storage):
     """Records of one namespace on `file` device files; see docs/storage.md."""
 
     def __init__(self, config: NamespaceConfig, waits: list, data_dir: str):
