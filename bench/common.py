@@ -165,6 +165,7 @@ class SyncCounter:
         self.pids = pids
         self.count: int | None = None
         self.proc: subprocess.Popen | None = None
+        self._lines: list[str] = []
 
     def __enter__(self) -> SyncCounter:
         if shutil.which("perf") is None:
@@ -178,7 +179,7 @@ class SyncCounter:
             self.proc.wait()
             self.proc = None
         else:
-            self._lines = [first]
+            self._lines.append(first)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -173,10 +173,8 @@ class Node:
     async def _start_storage(self) -> None:
         """Open device namespaces (checkpoint or cold-start scan) before serving."""
         for ns in self.engine.namespaces.values():
-            start = getattr(ns.storage, "start", None)
             try:
-                if start is not None:
-                    await start()
+                await ns.storage.start()
             except OSError as exc:
                 raise ConfigError(f"[namespaces.{ns.name}] device: {exc}") from None
             if ns.persistent and ns.cutoffs:
@@ -241,8 +239,7 @@ class Node:
         """Evict above evict-used-pct; log stop-writes turning on and off."""
         while True:
             await asyncio.sleep(WATCH_PERIOD)
-            evict_wanted = getattr(ns.storage, "evict_wanted", None)
-            if ns.used_bytes > ns.evict_bytes or (evict_wanted is not None and evict_wanted()):
+            if ns.used_bytes > ns.evict_bytes or ns.storage.evict_wanted():
                 cutoff = ns.eviction_cutoff()
                 if cutoff:
                     before = ns.stats.evicted_objects

@@ -108,9 +108,7 @@ class Namespace:
         self.stop_writes = False
         self.stop_reason = ""
         self.apply_settings()
-        attach = getattr(self.storage, "attach", None)
-        if attach is not None:
-            attach(self)  # device storage: space state, set ids, restart accounting
+        self.storage.attach(self)  # device storage: space state, set ids, restart accounting
 
     # --- settings ----------------------------------------------------------------------
 

@@ -121,12 +121,6 @@ class MemoryStorage(Storage):
     def truncated(self, setname: bytes | None, cutoff: int) -> None:
         pass
 
-    def attach(self, ns) -> None:
-        pass
-
-    async def start(self) -> None:
-        pass
-
     def evict_wanted(self) -> bool:
         return False
 
