@@ -9,57 +9,62 @@ same interface.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
 from ..keyspace import N_PARTITIONS
 from .record import Record
 
 
-class Storage:
+class Storage(ABC):
     """What a namespace needs from a storage engine.
 
     `get` may return the live record (memory) or a decoded copy (device); callers commit
-    every change through `put`, so both behave the same. A base class rather than a
-    Protocol: compiled, the namespace's calls into its engine are direct C calls.
+    every change through `put`, so both behave the same. An abstract base class rather
+    than a Protocol: compiled, the namespace's calls into its engine are direct C calls
+    (mypy checks that an engine implements every abstract method).
     """
 
+    @abstractmethod
     def get(self, key: bytes) -> Record | None:
         """The stored record, expired or truncated or not: the namespace serves a record
         with a void-time, or any record while truncate cutoffs exist, through its get()."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def get_meta(self, key: bytes) -> Record | None:
         """The record, its value possibly not decoded (None): for a write that replaces
         the whole value and only needs generation, times and size."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def put(self, key: bytes, pid: int, rec: Record, created: bool) -> None:
         """Store `rec`; `pid` is the key's partition when `created` (else it may be -1)."""
-        raise NotImplementedError
+        ...
 
-    def delete(self, key: bytes, pid: int, rec: Record) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def delete(self, key: bytes, pid: int, rec: Record) -> None: ...
 
-    def partition_keys(self, pid: int) -> list[bytes]:
-        raise NotImplementedError
+    @abstractmethod
+    def partition_keys(self, pid: int) -> list[bytes]: ...
 
-    def partition_count(self, pid: int) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def partition_count(self, pid: int) -> int: ...
 
-    def keys(self) -> Iterator[bytes]:
-        raise NotImplementedError
+    @abstractmethod
+    def keys(self) -> Iterator[bytes]: ...
 
-    def count(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def count(self) -> int: ...
 
-    def info(self) -> dict[str, object]:
-        raise NotImplementedError
+    @abstractmethod
+    def info(self) -> dict[str, object]: ...
 
-    def clear(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def clear(self) -> None: ...
 
-    def truncated(self, setname: bytes | None, cutoff: int) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def truncated(self, setname: bytes | None, cutoff: int) -> None: ...
 
     def attach(self, ns) -> None:
         """Called by the namespace it serves (the device engine keeps its space state,
@@ -70,12 +75,13 @@ class Storage:
         """Open the device and start background work (writer, defrag) before serving."""
         return None
 
+    @abstractmethod
     def evict_wanted(self) -> bool:
         """Above evict-used-pct of the device (memory namespaces use memory-size)."""
-        raise NotImplementedError
+        ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 class MemoryStorage(Storage):
