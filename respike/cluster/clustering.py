@@ -194,19 +194,20 @@ class Clustering:
 
     def _leads(self, hb: Heartbeat, now: int) -> bool:
         v = self.view
+        taken = (
+            self._promised_to > self.node_id
+            and now - self._promised_at < self.timing.round_timeout_ms
+        )  # a higher node is proposing a view with us in it right now
         if v is not None and v.principal == self.node_id:
             self.leaderless_since = None
-            return True
+            return not taken  # a principal that agreed to join a higher one waits for it
         if v is not None and hb.is_alive(v.principal):
             self.leaderless_since = None
             return False
         if self.leaderless_since is None:
             self.leaderless_since = now
-        if (
-            self._promised_to > self.node_id
-            and now - self._promised_at < self.timing.round_timeout_ms
-        ):
-            return False  # a higher node is proposing a view with us in it right now
+        if taken:
+            return False
         higher = [n for n in hb.alive() if n > self.node_id]
         if not higher:
             return True
@@ -389,6 +390,7 @@ class Clustering:
                     self._excluding_since = now
             else:
                 self._excluding_since = None
+        self._learn_commit(hb, now)
         v = self.view
         if v is not None and v.principal != self.node_id and hb.is_alive(v.principal):
             self._check_evicted(hb, now)
@@ -436,6 +438,26 @@ class Clustering:
         else:
             return []
         return self._start_round(desired, self._desired_quiesced, now, why)
+
+    def _learn_commit(self, hb: Heartbeat, now: int) -> None:
+        """Adopt the view this node accepted once its proposer's pulse carries its key.
+
+        A commit message can be lost, and the proposer re-sends it only for a short while.
+        Its pulses are proof enough: it puts a fresh random cluster key in them only after
+        every member accepted that view and it committed it. Without this, a principal that
+        accepted a higher node's view and missed the commit goes on as the principal of
+        its old view, drops the members that did move, and serves their partitions alone
+        next to the new cluster (a split brain with no fault in the network).
+        """
+        value = self.acceptor.accepted_value
+        if value is None or (self.view is not None and self.view.cluster_key == value.cluster_key):
+            return
+        proposer = value.succession[0]
+        pulse = hb.pulse_of(proposer)
+        if proposer == self.node_id or pulse is None or pulse.cluster_key != value.cluster_key:
+            return
+        view = View(value.cluster_key, value.succession, value.epoch, value.quiesced)
+        self._adopt(view, now, f"committed by {proposer:016x}, learned from its heartbeat")
 
     def _check_evicted(self, hb: Heartbeat, now: int) -> None:
         v = self.view
@@ -608,6 +630,7 @@ class Clustering:
             reason = "promised a higher ballot"
         if reason is not None:
             return [Send(src, PaxosNack(msg.ballot, self.acceptor.promised, reason))]
+        self._promised_to, self._promised_at = src, now
         return [Send(src, PaxosAccepted(msg.ballot))]
 
     def on_commit(self, src: int, msg: PaxosCommit, now: int) -> None:
