@@ -522,9 +522,12 @@ class Checker:
         self.sim = sim
         self.views: dict[int, object] = {}
         self.digests: dict[int, bytes] = {}
+        self.watchers: list[Callable[[int], None]] = []  # a scenario's own per-step probes
 
     # after every step of node `nid`
     def step(self, nid: int) -> None:
+        for watch in self.watchers:
+            watch(nid)
         node = self.sim.nodes.get(nid)
         if node is None:
             return
