@@ -134,7 +134,11 @@ class Namespace:
 
     def get(self, key: bytes) -> Record | None:
         """The live record, or None if absent, expired (reclaimed now) or truncated."""
-        rec = self.storage.get(key)
+        return self._live(key, self.storage.get(key))
+
+    def _live(self, key: bytes, rec: Record | None) -> Record | None:
+        """`rec` (as stored for `key`, value decoded or not) unless it expired or was
+        truncated, in which case it is reclaimed now."""
         if rec is None:
             return None
         if rec.void and rec.void <= self.clock.ms:
@@ -151,7 +155,7 @@ class Namespace:
         """`get` for client reads: counts success / not-found."""
         rec = self.storage.get(key)
         if rec is not None and (rec.void or self.cutoffs):
-            rec = self.get(key)
+            rec = self._live(key, rec)
         if rec is None:
             self.stats.client_read_not_found += 1
         else:
@@ -290,7 +294,7 @@ class Namespace:
         """Write `key` whatever it held before (Aerospike's REPLACE): SET's hot path."""
         rec = self.storage.get_meta(key)
         if rec is not None and (rec.void or self.cutoffs):
-            rec = self.get(key)
+            rec = self._live(key, rec)
         return self.write(key, rec, kind, value, value_size, void)
 
     def touch(self, key: bytes, rec: Record, void: int) -> Record:
