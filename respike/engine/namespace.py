@@ -472,16 +472,8 @@ class Namespace:
         """
         removed = 0
         cutoffs = dict(self.cutoffs)
-        device = self.persistent and hasattr(self.storage, "sweep_candidates")
         for pid in range(N_PARTITIONS):
-            if device:
-                # Chosen from the index (void-time, lut, set): only those are read.
-                items = self.storage.sweep_candidates(pid, now, evict_before, cutoffs)  # type: ignore[attr-defined]
-            else:
-                items = ((key, self.storage.get(key)) for key in self.storage.partition_keys(pid))
-            for key, rec in items:
-                if rec is None:
-                    continue
+            for key, rec in self.storage.sweep_candidates(pid, now, evict_before, cutoffs):
                 if rec.void and rec.void <= now:
                     self.stats.expired_objects += 1
                 elif cutoffs and self._truncated(key, rec):
@@ -500,20 +492,7 @@ class Namespace:
 
     def eviction_cutoff(self) -> int:
         """Void-time below which records go, so that ~evict-tenths-pct of them are evicted."""
-        if self.persistent and hasattr(self.storage, "eviction_cutoff"):
-            return self.storage.eviction_cutoff(self.config["evict-tenths-pct"])  # type: ignore[attr-defined]
-        voids = [
-            rec.void
-            for pid in range(N_PARTITIONS)
-            for key in self.storage.partition_keys(pid)
-            if (rec := self.storage.get(key)) is not None and rec.void
-        ]
-        if not voids:
-            return 0
-        share = max(1, len(voids) * self.config["evict-tenths-pct"] // 1000)
-        voids.sort()
-        cutoff = voids[min(share, len(voids) - 1)] + (1 if share >= len(voids) else 0)
-        return max(cutoff, voids[0] + 1)  # records sharing one void-time still go
+        return self.storage.eviction_cutoff(self.config["evict-tenths-pct"])
 
     # --- iteration ---------------------------------------------------------------------
 

@@ -75,6 +75,33 @@ class Storage(ABC):
         """Open the device and start background work (writer, defrag) before serving."""
         return None
 
+    def sweep_candidates(
+        self, pid: int, now: int, evict_before: int, cutoffs: dict[bytes | None, int]
+    ) -> list[tuple[bytes, Record]]:
+        """Records of partition `pid` that nsup should look at (it checks each again): all
+        of them here; the device engine picks the expired, truncated or evictable ones
+        from its index, so only those are read."""
+        return [
+            (key, rec) for key in self.partition_keys(pid) if (rec := self.get(key)) is not None
+        ]
+
+    def eviction_cutoff(self, tenths_pct: int) -> int:
+        """Void-time below which records go, so that ~tenths_pct/1000 of those with a
+        void-time are evicted (0: none has one). Read from every record here; the device
+        engine reads its index."""
+        voids = [
+            rec.void
+            for pid in range(N_PARTITIONS)
+            for key in self.partition_keys(pid)
+            if (rec := self.get(key)) is not None and rec.void
+        ]
+        if not voids:
+            return 0
+        share = max(1, len(voids) * tenths_pct // 1000)
+        voids.sort()
+        cutoff = voids[min(share, len(voids) - 1)] + (1 if share >= len(voids) else 0)
+        return max(cutoff, voids[0] + 1)  # records sharing one void-time still go
+
     @abstractmethod
     def evict_wanted(self) -> bool:
         """Above evict-used-pct of the device (memory namespaces use memory-size)."""
