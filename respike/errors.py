@@ -37,6 +37,7 @@ class ResultCode(IntEnum):
     OP_NOT_APPLICABLE = 26
     FILTERED_OUT = 27
     LOST_CONFLICT = 28
+    UDF_BAD_RESPONSE = 100  # a record UDF failed: not registered, did not compile, raised
 
 
 class RecordError(Exception):

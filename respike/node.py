@@ -19,8 +19,10 @@ import zmq
 from .build_native import running
 from .cluster.service import ClusterService
 from .config import Config, ConfigError
+from .engine.catalog import Catalog
 from .engine.engine import Engine
 from .engine.namespace import Namespace
+from .engine.smd import open_smd, release_smd
 from .metrics import Monitor
 from .resp import commands
 from .resp.commands.server import apply_config, config_items
@@ -62,6 +64,9 @@ class Node:
         self.run_id = secrets.token_hex(20)
         self.clustered = False
         self.engine = Engine(config)
+        # Function libraries and UDF modules: kept in lmdb, the same on every node.
+        self.smd = open_smd(data_dir)
+        self.catalog = Catalog(self.node_id, self.smd)
         self.table = CommandTable(commands.MODULES)
         self.server = RespServer(self.engine, self.table, self.node_config, self)
         self.commands_done = 0
@@ -191,6 +196,7 @@ class Node:
             await self.cluster.stop()
         await self.server.stop()
         self.engine.close()
+        release_smd(self.smd)
         log.info("node %s stopped", self.node_id_hex)
 
     async def run(self) -> None:

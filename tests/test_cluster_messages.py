@@ -71,6 +71,8 @@ def sample(cls):
             values[name] = (
                 (BIG_ID, (encode_versions("test", [PartitionVersion(SUBSET, 1, 2)] * 16),)),
             )
+        elif name == "entries":  # catalog entries: a deletion (None) among them
+            values[name] = (("udf", "a.lua", b"src", BIG_ID, 5), ("udf", "b.lua", None, 7, BIG_ID))
         elif name == "args":
             values[name] = (b"SET", b"k", b"\x00\xff")
         elif t == "bool":
@@ -127,12 +129,13 @@ def _wire_fields(msg) -> list:
 
 
 def test_field_added_at_the_end_is_optional_from_older_peers():
-    """A peer that predates `Pulse.quiesced` (or `PaxosCommit.quiesced`) omits it: the
-    message still decodes, with the default; a newer peer's extra trailing field is ignored."""
+    """A peer that predates `Pulse.quiesced` and `Pulse.metadata` (or `PaxosCommit.quiesced`)
+    omits them: the message still decodes, with the defaults; a newer peer's extra trailing
+    field is ignored."""
     pulse = sample(Pulse)
-    older = _wire_fields(pulse)[:-1]  # what a node without the field sends
+    older = _wire_fields(pulse)[:-2]  # what a node without the fields sends
     _, back = decode(msgpack.packb(older, use_bin_type=True))
-    assert back == dataclasses.replace(pulse, quiesced=False)
+    assert back == dataclasses.replace(pulse, quiesced=False, metadata=b"")
     newer = _wire_fields(pulse) + ["a field from the future"]
     assert decode(msgpack.packb(newer, use_bin_type=True))[1] == pulse
     commit = sample(PaxosCommit)
@@ -140,7 +143,7 @@ def test_field_added_at_the_end_is_optional_from_older_peers():
     assert back == dataclasses.replace(commit, quiesced=())
     # fields without a default are still required
     with pytest.raises(ProtocolMismatch, match="missing fields"):
-        decode(msgpack.packb(_wire_fields(pulse)[:-2], use_bin_type=True))
+        decode(msgpack.packb(_wire_fields(pulse)[:-3], use_bin_type=True))
 
 
 def test_other_protocol_version_is_refused_with_a_reason():

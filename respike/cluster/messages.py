@@ -135,6 +135,14 @@ def _bytes_tuple(v: list) -> tuple[bytes, ...]:
     return tuple(v)
 
 
+def _lists(v: tuple) -> list:
+    return [list(item) for item in v]
+
+
+def _tuples(v: list) -> tuple:
+    return tuple(tuple(item) for item in v)
+
+
 # --- registry and codec -------------------------------------------------------------------
 
 _BY_TAG: dict[int, type[Message]] = {}
@@ -268,6 +276,7 @@ class Pulse(Message):
     rebalanced: bool
     migrations_pending: int
     quiesced: bool = False
+    metadata: bytes = b""  # digest of the sender's system-metadata catalog (cluster/metadata.py)
     CODEC = {"adjacency": (list, _adjacency), "succession": (list, _ints)}
 
 
@@ -468,6 +477,15 @@ class ProxyResponse(Message):
     txn: int
     result: int
     reply: bytes
+
+
+@message(60)
+class MetadataEntries(Message):
+    """System-metadata catalog entries (engine/catalog.py), each `(module, key, value or
+    None for a deletion, stamp, origin node)`; the receiver keeps those that beat its own."""
+
+    entries: tuple[tuple[str, str, bytes | None, int, int], ...]
+    CODEC = {"entries": (_lists, _tuples)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..engine.catalog import Catalog
 from ..errors import ResultCode
 from .clustering import Clustering, ClusteringTiming, View, describe
 from .config import ClusterConfig
@@ -53,6 +54,7 @@ from .messages import (
     ExchangeResult,
     ExchangeVersions,
     Message,
+    MetadataEntries,
     MigrateBatch,
     MigrateBatchAck,
     MigrateDone,
@@ -78,6 +80,7 @@ from .messages import (
     Status,
     decode,
 )
+from .metadata import MetadataSync
 from .migration import Migrations, MigrationSettings
 from .partition_table import PartitionTable, TableCache, effective_quiesced
 from .proxy import Proxies
@@ -156,6 +159,7 @@ class ClusterNode:
         rng: random.Random | None = None,
         tables: TableCache | None = None,
         versions: dict[str, list[PartitionVersion]] | None = None,
+        catalog: Catalog | None = None,
     ):
         if not 0 < config.node_id < 1 << 64:
             raise ValueError("node ids are non-zero unsigned 64-bit integers")
@@ -183,6 +187,10 @@ class ClusterNode:
         )
         self.dupres = DupResolution(config.transaction_timeout_ms, config.retransmit_ms)
         self.proxies = Proxies(config.transaction_timeout_ms)
+        self.metadata = MetadataSync(
+            catalog if catalog is not None else Catalog(config.node_id),
+            4 * config.heartbeat_interval_ms,
+        )
         self.migrations = Migrations(
             store, self._migration_settings(), self.policy, self._incoming_done, self._outgoing_done
         )
@@ -229,6 +237,7 @@ class ClusterNode:
             DupResReply: self._on_dupres_reply,
             ProxyRequest: self._on_proxy_request,
             ProxyResponse: self._on_proxy_response,
+            MetadataEntries: self._on_metadata_entries,
         }
 
     # --- configuration ------------------------------------------------------------------
@@ -310,6 +319,7 @@ class ClusterNode:
         self.outbox.extend(self.replication.tick(now))
         self.outbox.extend(self.dupres.tick(now))
         self.proxies.tick(now)
+        self.outbox.extend(self.metadata.tick(self.hb.alive()))
         self._collect(now)
         if pulse_due:
             self._pulse()
@@ -402,6 +412,7 @@ class ClusterNode:
             self.plans is not None,
             self.migrations.pending,
             self.quiesced,
+            self.metadata.digest(),
         )
         for node, addr in self.hb.targets():
             self.outbox.append(Send(node, pulse, addr))
@@ -683,6 +694,7 @@ class ClusterNode:
         assert isinstance(msg, Pulse)
         self.hb.on_pulse(src, msg, now)
         self._log_peers()
+        self.outbox.extend(self.metadata.on_pulse(src, msg.metadata, now))
 
     def _on_refused(self, src: int, msg: Message, now: int) -> None:
         assert isinstance(msg, Refused)
@@ -809,6 +821,10 @@ class ClusterNode:
     def _on_proxy_response(self, src: int, msg: Message, now: int) -> None:
         assert isinstance(msg, ProxyResponse)
         self.proxies.on_response(src, msg)
+
+    def _on_metadata_entries(self, src: int, msg: Message, now: int) -> None:
+        assert isinstance(msg, MetadataEntries)
+        self.metadata.on_entries(msg)
 
     # --- introspection ------------------------------------------------------------------
 

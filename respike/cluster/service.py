@@ -64,7 +64,9 @@ class ClusterService:
         if any(ns.persistent and ns.count() for ns in self.engine.namespaces.values()):
             versions = restart_versions(self.store, list(self.store.spaces), 4096)
         self._wall, self._cpu = monotonic_ms(), time.process_time()
-        self.core = ClusterNode(self._config(), self.store, self._wall, versions=versions)
+        self.core = ClusterNode(
+            self._config(), self.store, self._wall, versions=versions, catalog=node.catalog
+        )
         self.fabric = Fabric(self.bind, self.fabric_port, self._on_bytes, self._drained)
         self._inbound_sends: list = []
         self._flush_scheduled = False

@@ -6,6 +6,8 @@ roles, index definitions and the roster can live here too). Named databases:
 
 * `truncate`: `<namespace>\\0<set>` (empty set = whole namespace) -> cutoff, ms (8 bytes LE)
 * `checkpoint`: `<namespace>\\0<part>` -> checkpoint parts (see device/checkpoint.py)
+* `catalog`: `<module>\\0<key>` -> a packed catalog entry (see catalog.py: function
+  libraries, record UDF modules)
 
 lmdb commits are synchronous (fsync) by default; callers on the event loop run the
 writing methods in a thread.
@@ -28,6 +30,7 @@ class SystemMetadata:
         self.env = lmdb.open(self.path, map_size=MAP_SIZE, max_dbs=16, subdir=True)
         self.truncate_db = self.env.open_db(b"truncate")
         self.checkpoint_db = self.env.open_db(b"checkpoint")
+        self.catalog_db = self.env.open_db(b"catalog")
         self.lock = threading.Lock()
 
     # --- truncate points -----------------------------------------------------------------
@@ -50,6 +53,24 @@ class SystemMetadata:
             old = txn.get(key)
             if old is None or int.from_bytes(old, "little") < cutoff:
                 txn.put(key, cutoff.to_bytes(8, "little"))
+
+    # --- the system-metadata catalog (engine/catalog.py) ----------------------------------
+
+    def catalog_entries(self) -> dict[tuple[str, str], bytes]:
+        out: dict[tuple[str, str], bytes] = {}
+        with self.env.begin(db=self.catalog_db) as txn:
+            for key, value in txn.cursor():
+                module, _, name = bytes(key).partition(b"\x00")
+                out[(module.decode(), name.decode())] = bytes(value)
+        return out
+
+    def put_catalog(self, items: list[tuple[str, str, bytes]]) -> None:
+        """(module, key, packed entry) in one commit. Synchronous (one fsync): catalog
+        changes are rare operator actions, and one that was acknowledged must survive a
+        crash."""
+        with self.lock, self.env.begin(write=True, db=self.catalog_db) as txn:
+            for module, key, packed in items:
+                txn.put(module.encode() + b"\x00" + key.encode(), packed)
 
     # --- index checkpoints ---------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from . import (
     sets,
     strings,
     transactions,
+    udf,
     zsets,
 )
 
@@ -23,6 +24,7 @@ MODULES = [
     keys,
     transactions,
     native,
+    udf,
     lists,
     sets,
     zsets,
