@@ -209,6 +209,20 @@ NODE_SETTINGS = _defaults(
             dynamic=True,
         ),
         Setting("slowlog-max-len", parse_int(0), 128, "Entries kept in SLOWLOG.", dynamic=True),
+        Setting(
+            "lua-max-memory",
+            parse_size,
+            256 << 20,
+            "Most memory one Lua runtime (scripts, record UDFs) may allocate; past it the "
+            "script or UDF fails with an error.",
+        ),
+        Setting(
+            "udf-time-limit",
+            parse_int(1),
+            1000,
+            "Milliseconds a record UDF (AS.APPLY) may run before it fails with UDF_BAD_RESPONSE.",
+            dynamic=True,
+        ),
         Setting("metrics-port", parse_int(0, 65535), 0, "Prometheus text endpoint port (0 = off)."),
         Setting(
             "redirect-mode",

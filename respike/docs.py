@@ -44,7 +44,8 @@ command name, -N = at least N. Key positions are COMMAND's first, last and step.
 Replies follow Redis in RESP2 and RESP3 (maps, sets, doubles and nulls in RESP3). Native
 commands answer RESP3 maps (flat arrays in RESP2), and their errors carry the Aerospike
 result code: `-GENERATION record generation mismatch (3)`. Intended differences from Redis
-are listed in [compatibility.md](compatibility.md).
+are listed in [compatibility.md](compatibility.md). Record UDFs (`AS.UDF`, `AS.APPLY`) are
+described with examples in [udf.md](udf.md).
 """
 
 

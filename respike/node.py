@@ -28,6 +28,7 @@ from .resp import commands
 from .resp.commands.server import apply_config, config_items
 from .resp.server import RespServer
 from .resp.table import CommandTable
+from .scripting.udf import UdfModules
 
 log = logging.getLogger("respike.node")
 
@@ -67,6 +68,9 @@ class Node:
         # Function libraries and UDF modules: kept in lmdb, the same on every node.
         self.smd = open_smd(data_dir)
         self.catalog = Catalog(self.node_id, self.smd)
+        self.udfs = UdfModules(
+            self.catalog, self.node_config["lua-max-memory"], self.node_config["udf-time-limit"]
+        )
         self.table = CommandTable(commands.MODULES)
         self.server = RespServer(self.engine, self.table, self.node_config, self)
         self.commands_done = 0
@@ -92,6 +96,7 @@ class Node:
             log.info("config set %s: %s -> %s", name, *shown)
             if ns_name is None and key == "log-level":
                 logging.getLogger("respike").setLevel(self.node_config["log-level"].upper())
+        self.udfs.time_limit_ms = self.node_config["udf-time-limit"]
         if self.cluster is not None:
             self.cluster.reconfigure()
 

@@ -13,18 +13,17 @@ import hashlib
 
 import lupa.lua51 as lua
 
-from ...errors import RecordError, ResultCode
+from ...engine.namespace import KEEP
+from ...engine.record import to_bin
+from ...keyspace import digest_of, split_key
+from ...scripting.udf import MODULE, RecordView, udf_error
 from ..encode import OK, encode
 from ..table import command, container
+from .native import commit_bins, meta, void_for
 
 G = "native"
-MODULE = "udf"  # the catalog module (engine/catalog.py) holding UDF files
 
 UDF = container("as.udf", G, "Registers, lists, shows and removes record UDF modules.", "0.1.0")
-
-
-def udf_error(text: str) -> RecordError:
-    return RecordError(ResultCode.UDF_BAD_RESPONSE, text)
 
 
 def file_name(raw: bytes) -> str:
@@ -125,3 +124,51 @@ def udf_get(c, a):
     if source is None:
         raise udf_error(f"UDF file {a[2].decode('utf-8', 'replace')} not found")
     return encode(source, c.proto)
+
+
+@command(
+    "as.apply",
+    -4,
+    "write denyoom",
+    (1, 1, 1),
+    G,
+    "Runs a registered record UDF on one record; its changes are committed as one write.",
+    "key module function [arg...]",
+    since="0.1.0",
+    complexity="Depends on the function",
+    example="AS.APPLY test:counters:a counters add hits 1",
+)
+def as_apply(c, a):
+    key = a[1]
+    ns = c.engine.namespace_for(key)
+    rec = ns.get(key)
+    view = RecordView({}, False)
+    if rec is not None:
+        info = meta(ns, key, rec)
+        _, setname, userkey = split_key(key, ns.namespaces)
+        view = RecordView(
+            dict(rec.bins()),
+            True,
+            rec.gen,
+            info["ttl"],
+            rec.void,
+            rec.lut,
+            digest_of(key),
+            setname or b"",
+            userkey,
+        )
+    args = [to_bin(x) for x in a[4:]]
+    module = _text(a[2])
+    module = module[:-4] if module.endswith(".lua") else module
+    outcome = c.server.node.udfs.apply(module, _text(a[3]), view, args)
+    if outcome.remove:
+        if rec is not None:
+            ns.delete(key, rec)
+    elif outcome.write is not None:
+        void = KEEP if outcome.ttl is None else void_for(ns, outcome.ttl)
+        commit_bins(ns, key, rec, outcome.write, void)
+    return encode(outcome.value, c.proto)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
