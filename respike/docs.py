@@ -24,6 +24,7 @@ GROUPS = [
     ("list", "Lists"),
     ("set", "Sets"),
     ("sorted-set", "Sorted sets"),
+    ("stream", "Streams"),
     ("generic", "Keys"),
     ("transactions", "Transactions"),
     ("cluster", "Cluster"),

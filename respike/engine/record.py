@@ -15,8 +15,9 @@ HASH: Final = 1
 LIST: Final = 2
 SET: Final = 3
 ZSET: Final = 4
+STREAM: Final = 5
 
-KIND_NAMES: Final = ("string", "hash", "list", "set", "zset")
+KIND_NAMES: Final = ("string", "hash", "list", "set", "zset", "stream")
 STRING_BIN: Final = b"value"
 
 # Bytes of index and object overhead charged to every record against memory-size.
@@ -174,4 +175,5 @@ _collection_sizes: dict[type, Callable[[Any], int]] = {
     _structs.deque: _structs.deque_size,
     _structs.RSet: _structs.rset_size,
     _structs.ZSet: _structs.zset_size,
+    _structs.Stream: _structs.stream_size,
 }

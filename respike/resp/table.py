@@ -45,6 +45,7 @@ _ACL_BY_GROUP = {
     "list": "@list",
     "set": "@set",
     "sorted-set": "@sortedset",
+    "stream": "@stream",
     "generic": "@keyspace",
     "connection": "@connection",
     "transactions": "@transaction",

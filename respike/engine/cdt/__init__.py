@@ -20,10 +20,10 @@ from typing import Any
 
 import msgpack
 
-from ..record import LIST, SET, ZSET, bin_bytes, to_bin
-from .structs import OrderedList, OrderedMap, RSet, ZSet
+from ..record import LIST, SET, STREAM, ZSET, bin_bytes, to_bin
+from .structs import OrderedList, OrderedMap, RSet, Stream, ZSet
 
-KIND_BINS = {LIST: b"list", SET: b"set", ZSET: b"zset"}
+KIND_BINS = {LIST: b"list", SET: b"set", ZSET: b"zset", STREAM: b"stream"}
 
 
 def view(kind: int, value: Any) -> Any:
@@ -34,6 +34,10 @@ def view(kind: int, value: Any) -> Any:
         return {to_bin(m): True for m in value.pos}
     if kind == ZSET:
         return {to_bin(m): s for s, m in value.order}
+    if kind == STREAM:
+        return OrderedMap(
+            (b"%d-%d" % sid, [to_bin(f) for f in fields]) for sid, fields in value.entries.items()
+        )
     raise TypeError(f"kind {kind} is not a collection")
 
 
@@ -72,6 +76,8 @@ def from_view(kind: int, value: Any) -> Any:
                 return None
             out.append(m)
         return out
+    if kind == STREAM:
+        return _stream_from_view(value) if isinstance(value, dict) else None
     if cls is not dict:
         return None
     if kind == SET:
@@ -94,8 +100,37 @@ def from_view(kind: int, value: Any) -> Any:
     return None
 
 
+def _stream_from_view(value: dict) -> Stream | None:
+    """A `stream` bin (entry id `ms-seq` -> [field, value, ...]) back as a stream; its
+    counters restart from the entries it has."""
+    entries = []
+    for k, v in value.items():
+        sid = _stream_id(k)
+        if sid is None or v.__class__ is not list or len(v) % 2:
+            return None
+        fields = [_member(f) for f in v]
+        if any(f is None for f in fields):
+            return None
+        entries.append((sid, fields))
+    out = Stream(entries)
+    if entries:
+        out.last = max(sid for sid, _ in entries)
+    out.added = len(entries)
+    return out
+
+
+def _stream_id(key: Any) -> tuple[int, int] | None:
+    text = _member(key)
+    if text is None:
+        return None
+    ms, _, seq = text.partition(b"-")
+    if not (ms.isdigit() and seq.isdigit()):
+        return None
+    return int(ms), int(seq)
+
+
 def is_collection(value: Any) -> bool:
-    return value.__class__ in (deque, RSet, ZSet)
+    return value.__class__ in (deque, RSet, ZSet, Stream)
 
 
 BIN_KINDS = {name: kind for kind, name in KIND_BINS.items()}
@@ -178,6 +213,11 @@ def pack_collection(kind: int, value: Any) -> bytes:
         return msgpack.packb(list(value), use_bin_type=True)
     if kind == SET:
         return msgpack.packb(list(value.pos), use_bin_type=True)
+    if kind == STREAM:
+        head = [*value.last, value.added, *value.max_deleted]
+        return msgpack.packb(
+            head + [[ms, seq, f] for (ms, seq), f in value.entries.items()], use_bin_type=True
+        )
     flat: list = []
     for s, m in value.order:
         flat.append(m)
@@ -191,4 +231,7 @@ def unpack_collection(kind: int, data: bytes | bytearray | memoryview) -> Any:
         return deque(items)
     if kind == SET:
         return RSet(items)
+    if kind == STREAM:
+        last, added, max_deleted = (items[0], items[1]), items[2], (items[3], items[4])
+        return Stream((((ms, seq), f) for ms, seq, f in items[5:]), last, added, max_deleted)
     return ZSet((items[i], float(items[i + 1])) for i in range(0, len(items), 2))

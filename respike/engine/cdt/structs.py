@@ -7,6 +7,7 @@ Redis collections are records with one collection bin:
 | LIST | `collections.deque` of bytes: O(1) push/pop at both ends | unordered list |
 | SET  | `RSet`: dict member -> slot + slot array: O(1) add/remove/member/random | map member -> true |
 | ZSET | `ZSet`: dict member -> score + SortedList of (score, member): O(log n) | map member -> score |
+| STREAM | `Stream`: SortedDict entry id -> flat field/value list, plus the stream's counters | key-ordered map `ms-seq` -> [field, value, ...] |
 
 Native list and map bins inside multi-bin records are plain `list` / `dict`; an ordered
 list is an `OrderedList` and a key-ordered map an `OrderedMap` (they pass for `list` and
@@ -22,7 +23,7 @@ import random
 from collections import deque
 from collections.abc import Iterable, Iterator
 
-from sortedcontainers import SortedList
+from sortedcontainers import SortedDict, SortedList
 
 # Bytes charged per element on top of its own bytes (a msgpack header, roughly).
 ELEMENT_OVERHEAD = 2
@@ -200,6 +201,66 @@ class ZSet:
         score, member = self.order.pop(index)
         del self.scores[member]
         return member, score
+
+
+StreamID = tuple[int, int]  # (milliseconds, sequence)
+ENTRY_OVERHEAD = 16  # bytes charged per stream entry: its id
+
+
+class Stream:
+    """A Redis stream: entries in id order, and what Redis keeps beside them (the last
+    id handed out, how many entries were ever added, the highest deleted id), so ids keep
+    growing after entries are trimmed or deleted."""
+
+    __slots__ = ("entries", "last", "added", "max_deleted")
+
+    def __init__(
+        self,
+        entries: Iterable[tuple[StreamID, list[bytes]]] = (),
+        last: StreamID = (0, 0),
+        added: int = 0,
+        max_deleted: StreamID = (0, 0),
+    ):
+        self.entries: SortedDict = SortedDict(entries)
+        self.last = last
+        self.added = added
+        self.max_deleted = max_deleted
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Stream)
+            and list(self.entries.items()) == list(other.entries.items())
+            and (self.last, self.added, self.max_deleted)
+            == (other.last, other.added, other.max_deleted)
+        )
+
+    def __repr__(self) -> str:
+        return f"Stream({list(self.entries.items())!r}, last={self.last})"
+
+    def add(self, sid: StreamID, fields: list[bytes]) -> None:
+        self.entries[sid] = fields
+        self.last = sid
+        self.added += 1
+
+    def delete(self, sid: StreamID) -> list[bytes] | None:
+        fields = self.entries.pop(sid, None)
+        if fields is not None and sid > self.max_deleted:
+            self.max_deleted = sid
+        return fields
+
+    def between(self, lo: StreamID, hi: StreamID, reverse: bool = False) -> Iterator[StreamID]:
+        return self.entries.irange(lo, hi, reverse=reverse)
+
+
+def entry_size(fields: list[bytes]) -> int:
+    return sum(map(len, fields)) + ELEMENT_OVERHEAD * len(fields) + ENTRY_OVERHEAD
+
+
+def stream_size(value: Stream) -> int:
+    return sum(entry_size(f) for f in value.entries.values())
 
 
 # --- whole-value sizes and conversions (for record.py) -------------------------------

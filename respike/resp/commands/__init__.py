@@ -10,6 +10,7 @@ from . import (
     observe,
     server,
     sets,
+    streams,
     strings,
     transactions,
     udf,
@@ -28,6 +29,7 @@ MODULES = [
     lists,
     sets,
     zsets,
+    streams,
     observe,
     cluster,
 ]

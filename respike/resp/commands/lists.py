@@ -682,7 +682,7 @@ def parse_timeout(arg: bytes) -> float:
     return ms
 
 
-def _block(c, keys: list[bytes], serve, timeout_ms: int, timeout_reply: bytes) -> Blocking:
+def block_on(c, keys: list[bytes], serve, timeout_ms: int, timeout_reply: bytes) -> Blocking:
     server = c.server
     if server.waiters is None:
         server.waiters = Waiters()
@@ -720,7 +720,7 @@ def _bpop(c, a, left: bool):
             return None
         return _pop_reply(w.client, ns, key, rec, left)
 
-    return _block(c, list(dict.fromkeys(keys)), serve, timeout, NULL_ARRAY[c.proto])
+    return block_on(c, list(dict.fromkeys(keys)), serve, timeout, NULL_ARRAY[c.proto])
 
 
 def _pop_reply(c, ns, key: bytes, rec: Record, left: bool) -> bytes:
@@ -773,7 +773,7 @@ def _bmove(c, src: bytes, dst: bytes, from_left: bool, to_left: bool, timeout: i
         moved = _move(w.client, src, dst, from_left, to_left)
         return None if moved is None else bulk(moved)
 
-    return _block(c, [src], serve, timeout, NULL[c.proto])
+    return block_on(c, [src], serve, timeout, NULL[c.proto])
 
 
 @command(
