@@ -271,6 +271,7 @@ NODE_DYNAMIC = {
     "proto-max-bulk-len": "64M",
     "maxclients": "500",
     "redirect-mode": "proxy",
+    "udf-time-limit": "250",
 }
 STATIC = [
     "replication-factor",
@@ -290,6 +291,7 @@ NODE_STATIC = [
     "seeds",
     "heartbeat-interval",
     "heartbeat-timeout",
+    "lua-max-memory",
 ]
 
 
