@@ -217,6 +217,14 @@ NODE_SETTINGS = _defaults(
             "script or UDF fails with an error.",
         ),
         Setting(
+            "busy-reply-threshold",
+            parse_int(0),
+            5000,
+            "Milliseconds a script or function runs before other clients get BUSY (and "
+            "SCRIPT KILL / FUNCTION KILL may stop it); lua-time-limit is its old name.",
+            dynamic=True,
+        ),
+        Setting(
             "udf-time-limit",
             parse_int(1),
             1000,

@@ -93,6 +93,31 @@ CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
 CLUSTERDOWN = "CLUSTERDOWN The cluster is down"
 CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
 
+# Scripting and functions (src/eval.c, function_lua.c, script.c).
+NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+NOTBUSY = "NOTBUSY No scripts in execution right now."
+UNKILLABLE = (
+    "UNKILLABLE Sorry the script already executed write commands against the dataset. You "
+    "can either wait the script termination or kill the server in a hard way using the "
+    "SHUTDOWN NOSAVE command."
+)
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+NUMKEYS_NEGATIVE = "ERR Number of keys can't be negative"
+SCRIPT_UNKNOWN_COMMAND = "ERR Unknown Redis command called from script"
+SCRIPT_WRONG_ARITY = "ERR Wrong number of args calling Redis command from script"
+SCRIPT_NOT_ALLOWED = "ERR This Redis command is not allowed from script"
+SCRIPT_WRITE_READONLY = "ERR Write commands are not allowed from read-only scripts."
+SCRIPT_NON_LOCAL_KEY = "ERR Script attempted to access a non local key in a cluster node script"
+SCRIPT_NO_CLUSTER = "ERR Can not run script on cluster, 'no-cluster' flag is set."
+FUNCTION_NOT_FOUND = "ERR Function not found"
+FUNCTION_RO_WRITE = "ERR Can not execute a script with write flag using *_ro command."
+LIBRARY_NOT_FOUND = "ERR Library not found"
+
+
+def busy_error(is_function: bool) -> str:
+    what = "FUNCTION KILL" if is_function else "SCRIPT KILL"
+    return f"BUSY Redis is busy running a script. You can only call {what} or SHUTDOWN NOSAVE."
+
 
 def wrong_arity(name: str) -> str:
     return f"ERR wrong number of arguments for '{name}' command"

@@ -25,9 +25,11 @@ from .engine.namespace import Namespace
 from .engine.smd import open_smd, release_smd
 from .metrics import Monitor
 from .resp import commands
+from .resp.commands.connection import VERSION
 from .resp.commands.server import apply_config, config_items
 from .resp.server import RespServer
 from .resp.table import CommandTable
+from .scripting.scripts import Scripting
 from .scripting.udf import UdfModules
 
 log = logging.getLogger("respike.node")
@@ -72,6 +74,9 @@ class Node:
             self.catalog, self.node_config["lua-max-memory"], self.node_config["udf-time-limit"]
         )
         self.table = CommandTable(commands.MODULES)
+        self.scripts = Scripting(
+            self.catalog, self.node_config["lua-max-memory"], VERSION, self.table.lookup
+        )
         self.server = RespServer(self.engine, self.table, self.node_config, self)
         self.commands_done = 0
         self._tasks: list[asyncio.Task] = []

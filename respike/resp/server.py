@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,8 @@ class RespServer:
         self._ids = itertools.count(1)
         self._server: asyncio.base_events.Server | None = None
         self._unflushed: list[Client] = []
+        self.newcomers: list[Any] = []  # accepted while a script was busy (resp/busy.py)
+        self._listeners: list[socket.socket] | None = None
         # Bound at start: asyncio.get_running_loop() costs a getpid() system call each time.
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -56,6 +60,23 @@ class RespServer:
         for client in clients:
             client.unflushed = False
             client._flush()
+
+    def listeners(self) -> list[socket.socket]:
+        """Non-blocking copies of the listening sockets, for accepting while the loop is
+        held by a busy script."""
+        if self._listeners is None:
+            self._listeners = []
+            for s in self._server.sockets if self._server is not None else []:
+                copy = socket.socket(s.family, s.type, s.proto, os.dup(s.fileno()))
+                copy.setblocking(False)
+                self._listeners.append(copy)
+        return self._listeners
+
+    def client_for(self, reader: Any) -> Client:
+        """A client taking over a connection accepted while a script was busy."""
+        client = Client(self)
+        client.reader = reader
+        return client
 
     def next_client_id(self) -> int:
         return next(self._ids)
@@ -79,6 +100,8 @@ class RespServer:
         )
 
     async def stop(self) -> None:
+        for s in self._listeners or []:
+            s.close()
         if self._server is not None:
             self._server.close()
             for client in list(self.clients.values()):

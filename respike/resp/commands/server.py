@@ -1,4 +1,4 @@
-"""Server commands: COMMAND, INFO, CONFIG, DBSIZE, FLUSHALL, TIME, DEBUG, FUNCTION."""
+"""Server commands: COMMAND, INFO, CONFIG, DBSIZE, FLUSHALL, TIME, DEBUG."""
 
 from __future__ import annotations
 
@@ -533,41 +533,6 @@ def flushall(c, a):
 def time_(c, a):
     now = time.time_ns() // 1000
     return encode([b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)], c.proto)
-
-
-FUNCTION = container("function", "server", "A container for function commands.", since="7.0.0")
-
-
-@command(
-    "function|flush",
-    -2,
-    "write noscript",
-    (0, 0, 0),
-    "server",
-    "Deletes all libraries and functions (there are none).",
-    "[ASYNC|SYNC]",
-    since="7.0.0",
-    example="FUNCTION FLUSH",
-)
-def function_flush(c, a):
-    if len(a) > 3 or (len(a) == 3 and a[2].upper() not in (b"ASYNC", b"SYNC")):
-        raise RedisError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
-    return OK
-
-
-@command(
-    "function|list",
-    -2,
-    "noscript",
-    (0, 0, 0),
-    "server",
-    "Returns information about all libraries (there are none).",
-    "[LIBRARYNAME library-name-pattern] [WITHCODE]",
-    since="7.0.0",
-    example="FUNCTION LIST",
-)
-def function_list(c, a):
-    return encode([], c.proto)
 
 
 DEBUG = container("debug", "server", "A container for debugging commands.")
