@@ -272,6 +272,7 @@ NODE_DYNAMIC = {
     "maxclients": "500",
     "redirect-mode": "proxy",
     "udf-time-limit": "250",
+    "busy-reply-threshold": "2000",
 }
 STATIC = [
     "replication-factor",
