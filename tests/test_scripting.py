@@ -126,7 +126,6 @@ def test_scripts_answer_as_redis(node, redis_server, proto):
             assert _call(ours, *args) == _call(theirs, *args), args
         # the data the scripts left is the same too
         for key in ("k1", "k2", "k3", "l1", "k9"):
-            assert _call(ours, "DUMP", key) is not None or True
             assert _call(ours, "TYPE", key) == _call(theirs, "TYPE", key)
 
 
@@ -224,7 +223,7 @@ def test_functions_answer_as_redis(node, redis_server):
         dump = ours.call("FUNCTION", "DUMP")
         ours.call("FUNCTION", "FLUSH")
         assert ours.call("FUNCTION", "RESTORE", dump) == b"OK"
-        assert ours.call("FCALL", "e", 0) is not None or True
+        assert _call(ours, "FCALL", "e", 0) == _call(theirs, "FCALL", "e", 0)
         assert _call(ours, "FUNCTION", "RESTORE", dump)[0] == "error"  # APPEND: exists
         assert ours.call("FUNCTION", "RESTORE", dump, "REPLACE") == b"OK"
 

@@ -300,8 +300,11 @@ def _parse(fmt: bytes) -> list[tuple[str, int]]:
         if ch in "<>=!":
             out.append((ch, num or 0))
             i = j
-        elif ch in "iIc":
-            out.append((ch, 4 if num is None and ch != "c" else (num or 0) if ch == "c" else num))  # type: ignore[arg-type]
+        elif ch in "iI":
+            out.append((ch, 4 if num is None else num))
+            i = j
+        elif ch == "c":
+            out.append((ch, num or 0))  # c0: the length is the value before it
             i = j
         elif ch in _SIZES or ch in "sx":
             out.append((ch, _SIZES.get(ch, 1)))
@@ -367,7 +370,7 @@ def struct_unpack(fmt: Any = None, data: Any = None, pos: Any = 1) -> tuple:
             at = end + 1
             continue
         if code == "c":
-            n = size or int(out.pop()) if code == "c" and not size else size
+            n = size or int(out.pop())
             out.append(data[at : at + n])
             at += n
             continue

@@ -207,16 +207,12 @@ local function getfenv_safe(f)
 end
 base.getfenv = getfenv_safe
 
-local function environment(redis)
-  local env = {}
-  local lookup = {}
-  for k, v in pairs(base) do lookup[k] = v end
-  lookup.redis = redis
-  lookup.server = redis
-  lookup._G = env
-  setmetatable(env, {
+-- A read-only table whose missing names are errors, as Redis's protected globals:
+-- `lookup(name)` gives what the name holds.
+local function strict(lookup)
+  return setmetatable({}, {
     __index = function(_, n)
-      local v = lookup[n]
+      local v = lookup(n)
       if v == nil then
         error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
       end
@@ -225,11 +221,22 @@ local function environment(redis)
     __newindex = function() error('Attempt to modify a readonly table', 2) end,
     __metatable = false,
   })
+end
+
+-- The globals of a script or library: the sandbox's base, `redis` (what `redis_of()`
+-- gives now) and _G (the environment itself).
+local function environment(redis_of)
+  local env
+  env = strict(function(n)
+    if n == 'redis' or n == 'server' then return redis_of() end
+    if n == '_G' then return env end
+    return base[n]
+  end)
   return env
 end
 
-local eval_env = environment(readonly(api))
-local function_env = environment(readonly(api))
+local run_redis = readonly(api)
+local eval_env = environment(function() return run_redis end)
 
 -- --- errors -----------------------------------------------------------------------------
 
@@ -418,35 +425,9 @@ local function load_library(code)
   code = nl and code:sub(nl) or ''  -- the #! line stays as an empty one (line numbers)
   local f, err = loadstring_(code, '@user_function')
   if f == nil then return false, 'Error compiling function: ' .. tostring(err) end
-  local env = {}
-  local lookup = {}
-  for k, v in pairs(base) do lookup[k] = v end
-  local run_redis = readonly(api)
-  local load_redis = setmetatable({}, {
-    __index = function(_, n)
-      local v = load_api[n]
-      if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
-      end
-      return v
-    end,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
-  })
+  local load_redis = strict(function(n) return load_api[n] end)
   local loading = true
-  setmetatable(env, {
-    __index = function(_, n)
-      if n == 'redis' or n == 'server' then return loading and load_redis or run_redis end
-      if n == '_G' then return env end
-      local v = lookup[n]
-      if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
-      end
-      return v
-    end,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
-  })
+  local env = environment(function() return loading and load_redis or run_redis end)
   setfenv(f, env)
   registered = {}
   local ok, e = xpcall(f, handler)

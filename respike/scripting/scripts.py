@@ -109,8 +109,7 @@ def parse_shebang(body: bytes) -> tuple[frozenset[str], bytes, bool]:
     was a shebang (its line stays as an empty one, so line numbers stay the user's)."""
     if not body.startswith(b"#!"):
         return frozenset(), body, False
-    line, nl, rest = body.partition(b"\n")
-    parts = line[2:].decode("utf-8", "replace").split()
+    parts = _shebang(body)
     if not parts or parts[0] != "lua":
         engine = parts[0] if parts else ""
         raise RedisError(f"ERR Could not find engine '{engine}'")
@@ -123,7 +122,12 @@ def parse_shebang(body: bytes) -> tuple[frozenset[str], bytes, bool]:
             if flag not in SCRIPT_FLAGS:
                 raise RedisError(f"ERR Unexpected flag in script shebang: {flag}")
             flags.add(flag)
-    return frozenset(flags), nl + rest, True
+    return frozenset(flags), body[body.find(b"\n") :] if b"\n" in body else b"", True
+
+
+def _shebang(code: bytes) -> list[str]:
+    """The words of a `#!engine key=value...` first line."""
+    return code.partition(b"\n")[0][2:].decode("utf-8", "replace").split()
 
 
 class Scripting:
@@ -304,7 +308,7 @@ def library_name(code: bytes) -> str:
     """The `#!lua name=<lib>` line every library starts with."""
     if not code.startswith(b"#!"):
         raise RedisError("ERR Missing library metadata")
-    line = code.partition(b"\n")[0][2:].decode("utf-8", "replace").split()
+    line = _shebang(code)
     if not line:
         raise RedisError("ERR Missing library metadata")
     if line[0] != "lua":

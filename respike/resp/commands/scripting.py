@@ -134,7 +134,7 @@ class Caller:
         if reply.__class__ is not bytes:
             _discard(reply)
             return _DEFERRED
-        return self._value(reply, resp)
+        return self._value(reply)
 
     def _local(self, cmd, args: list[bytes]) -> bool:
         """Whether every key the command names is mastered here (a script runs where its
@@ -145,7 +145,7 @@ class Caller:
         _discard(decision)
         return False
 
-    def _value(self, reply: bytes, resp: int) -> Any:
+    def _value(self, reply: bytes) -> Any:
         first = reply[0]
         if first == 36:  # $: the most common reply, without a parser
             if reply[1] == 45:
@@ -157,7 +157,7 @@ class Caller:
             return self.to_table({b"ok": reply[1:-2]})
         if first == 45:  # -
             return CallError(reply[1:-2])
-        value = parse_reply(reply, resp)
+        value = parse_reply(reply)
         if value.__class__ is list or value.__class__ is dict:
             return self.to_table(value, recursive=True)
         return value
@@ -177,7 +177,7 @@ def _discard(reply: Any) -> None:
         close()
 
 
-def parse_reply(data: bytes, resp: int) -> Any:
+def parse_reply(data: bytes) -> Any:
     """A RESP reply as the values Redis gives a script (lists and dicts become tables)."""
     return _parse(data, 0)[0]
 
