@@ -69,20 +69,35 @@ class Conn:
 
 
 def _split(out: list[bytes], buf: bytes) -> tuple[list[bytes], bytes]:
-    """Cut complete frames off the front of `buf` (a frame ends where hiredis says)."""
+    """Cut complete frames off the front of `buf`."""
     while buf:
-        for end in range(1, len(buf) + 1):
-            if buf[end - 1 : end] != b"\n":
-                continue
-            r = hiredis.Reader()
-            r.feed(buf[:end])
-            if r.gets() is not False:
-                out.append(buf[:end])
-                buf = buf[end:]
-                break
-        else:
+        end = _frame_end(buf, 0)
+        if end is None:
             break
+        out.append(buf[:end])
+        buf = buf[end:]
     return out, buf
+
+
+def _frame_end(buf: bytes, i: int) -> int | None:
+    """Where the RESP frame starting at `i` ends; None if it is not complete yet."""
+    nl = buf.find(b"\r\n", i)
+    if nl < 0:
+        return None
+    kind = buf[i : i + 1]
+    if kind in (b"$", b"=", b"!"):
+        n = int(buf[i + 1 : nl])
+        end = nl + 2 if n < 0 else nl + 4 + n
+        return end if len(buf) >= end else None
+    if kind in (b"*", b">", b"~", b"%", b"|"):
+        n = int(buf[i + 1 : nl])
+        j: int | None = nl + 2
+        for _ in range(max(n, 0) * (2 if kind in (b"%", b"|") else 1)):
+            j = _frame_end(buf, j)  # type: ignore[arg-type]
+            if j is None:
+                return None
+        return j
+    return nl + 2
 
 
 _VOLATILE = re.compile(rb"(id|addr|laddr|fd|age|idle|qbuf|qbuf-free|argv-mem|rbs|rbp|tot-mem)=\S*")

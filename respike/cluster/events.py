@@ -86,4 +86,34 @@ class PeerRefused:
     reason: str
 
 
-Event = ViewChanged | Rebalanced | WriteDone | DupResDone | ProxyRequested | ProxyDone | PeerRefused
+@dataclass(frozen=True, slots=True)
+class PublishReceived:
+    """A peer relayed a PUBLISH: deliver it to this node's subscribers, answer the count
+    (`ClusterNode.publish_count`)."""
+
+    src: int
+    txn: int
+    channel: bytes
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PublishDone:
+    """Every peer answered a relayed PUBLISH, or its time ran out: the cluster-wide count
+    of receivers (a peer that did not answer in time counts 0)."""
+
+    txn: int
+    receivers: int
+
+
+Event = (
+    ViewChanged
+    | Rebalanced
+    | WriteDone
+    | DupResDone
+    | ProxyRequested
+    | ProxyDone
+    | PeerRefused
+    | PublishReceived
+    | PublishDone
+)

@@ -488,6 +488,24 @@ class MetadataEntries(Message):
     CODEC = {"entries": (_lists, _tuples)}
 
 
+@message(61)
+class PubSubPublish(Message):
+    """A client's PUBLISH on the sender, for the receiver's own subscribers
+    (cluster/pubsub_relay.py); answered with `PubSubCount`."""
+
+    txn: int
+    channel: bytes
+    payload: bytes
+
+
+@message(62)
+class PubSubCount(Message):
+    """How many of the receiver's subscribers got the message of `PubSubPublish(txn)`."""
+
+    txn: int
+    receivers: int
+
+
 @dataclass(frozen=True, slots=True)
 class Send:
     """Something for the transport to deliver: `msg` to node `dest`.

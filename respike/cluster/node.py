@@ -41,6 +41,7 @@ from .events import (
     Event,
     PeerRefused,
     ProxyRequested,
+    PublishReceived,
     Rebalanced,
     ViewChanged,
     WriteDone,
@@ -72,6 +73,8 @@ from .messages import (
     ProtocolMismatch,
     ProxyRequest,
     ProxyResponse,
+    PubSubCount,
+    PubSubPublish,
     Pulse,
     Refused,
     ReplicaAck,
@@ -84,6 +87,7 @@ from .metadata import MetadataSync
 from .migration import Migrations, MigrationSettings
 from .partition_table import PartitionTable, TableCache, effective_quiesced
 from .proxy import Proxies
+from .pubsub_relay import PublishRelay
 from .rebalance import (
     EMPTY,
     FULL,
@@ -187,6 +191,7 @@ class ClusterNode:
         )
         self.dupres = DupResolution(config.transaction_timeout_ms, config.retransmit_ms)
         self.proxies = Proxies(config.transaction_timeout_ms)
+        self.pubsub = PublishRelay()
         self.metadata = MetadataSync(
             catalog if catalog is not None else Catalog(config.node_id),
             4 * config.heartbeat_interval_ms,
@@ -238,6 +243,8 @@ class ClusterNode:
             ProxyRequest: self._on_proxy_request,
             ProxyResponse: self._on_proxy_response,
             MetadataEntries: self._on_metadata_entries,
+            PubSubPublish: self._on_pubsub_publish,
+            PubSubCount: self._on_pubsub_count,
         }
 
     # --- configuration ------------------------------------------------------------------
@@ -319,6 +326,7 @@ class ClusterNode:
         self.outbox.extend(self.replication.tick(now))
         self.outbox.extend(self.dupres.tick(now))
         self.proxies.tick(now)
+        self.pubsub.tick(now)
         self.outbox.extend(self.metadata.tick(self.hb.alive()))
         self._collect(now)
         if pulse_due:
@@ -385,6 +393,8 @@ class ClusterNode:
                 self.events.append(DupResDone(d.txn, d.ok, d.code, d.message))
         if self.proxies.done:
             self.events.extend(self.proxies.take_done())
+        if self.pubsub.done:
+            self.events.extend(self.pubsub.take_done())
 
     def _mark_diverged(self, ns: str, pid: int) -> None:
         """This node's copy holds a write its replicas may lack: give it its own lineage.
@@ -435,6 +445,7 @@ class ClusterNode:
         self.dupres.fail_all(
             ResultCode.CLUSTER_KEY_MISMATCH, "cluster view changed; nothing was applied"
         )
+        self.pubsub.forget(set(new.succession) if new is not None else set())
         self.migrations.reset(new.cluster_key if new else 0)
         self.exchange.reset()
         self.plans = None
@@ -684,6 +695,21 @@ class ClusterNode:
         self.outbox.append(send)
         return txn
 
+    def publish(self, channel: bytes, payload: bytes, local: int, now: int) -> int:
+        """Relay a PUBLISH to every other member of the view (`local`: how many of this
+        node's subscribers received it); `PublishDone(txn)` follows."""
+        self._advance(now)
+        view = self.view
+        peers = [n for n in view.succession if n != self.node_id] if view is not None else []
+        txn, sends = self.pubsub.start(channel, payload, local, peers, now)
+        self.outbox.extend(sends)
+        self._collect(now)
+        return txn
+
+    def publish_count(self, src: int, txn: int, receivers: int) -> None:
+        """Answer a `PublishReceived` event."""
+        self.outbox.append(Send(src, PubSubCount(txn, receivers)))
+
     def proxy_reply(self, src: int, txn: int, result: int, reply: bytes) -> None:
         """Answer a `ProxyRequested` event."""
         self.outbox.append(Send(src, ProxyResponse(txn, result, reply)))
@@ -825,6 +851,15 @@ class ClusterNode:
     def _on_metadata_entries(self, src: int, msg: Message, now: int) -> None:
         assert isinstance(msg, MetadataEntries)
         self.metadata.on_entries(msg)
+
+    def _on_pubsub_publish(self, src: int, msg: Message, now: int) -> None:
+        assert isinstance(msg, PubSubPublish)
+        self.pubsub.received += 1
+        self.events.append(PublishReceived(src, msg.txn, msg.channel, msg.payload))
+
+    def _on_pubsub_count(self, src: int, msg: Message, now: int) -> None:
+        assert isinstance(msg, PubSubCount)
+        self.pubsub.on_count(src, msg)
 
     # --- introspection ------------------------------------------------------------------
 

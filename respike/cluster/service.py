@@ -21,13 +21,22 @@ import hiredis
 from ..errors import CLUSTERDOWN, CROSSSLOT, RecordError, RedisError, ResultCode
 from ..keyspace import hash_slot
 from ..resp.client import Blocking, Client
-from ..resp.encode import encode, error
+from ..resp.encode import encode, error, integer
 from .config import ClusterConfig
 from .engine_store import EngineStore, copy_of
-from .events import DupResDone, ProxyDone, ProxyRequested, Rebalanced, ViewChanged, WriteDone
+from .events import (
+    DupResDone,
+    ProxyDone,
+    ProxyRequested,
+    PublishDone,
+    PublishReceived,
+    Rebalanced,
+    ViewChanged,
+    WriteDone,
+)
 from .fabric import Fabric, node_address, split_address
 from .messages import encode as encode_message
-from .node import READY, REMOTE, WAIT, ClusterNode, restart_versions
+from .node import LOCAL, READY, REMOTE, WAIT, ClusterNode, restart_versions
 from .slots import slot_ranges
 
 if TYPE_CHECKING:
@@ -38,6 +47,8 @@ log = logging.getLogger("respike.cluster")
 
 # Multi-key commands a plain connection may spread over several nodes.
 FANOUT = frozenset({"mget", "mset", "del", "unlink", "exists", "touch"})
+# Subscriptions to shard channels: made on the slot's master, never proxied.
+SHARD_SUBSCRIPTIONS = frozenset({"ssubscribe", "sunsubscribe"})
 
 
 class MasterLeft(Exception):
@@ -76,6 +87,7 @@ class ClusterService:
         self.resolutions: dict[int, asyncio.Future] = {}
         self.proxies: dict[int, asyncio.Future] = {}
         self.proxy_dest: dict[int, int] = {}
+        self.publishes: dict[int, asyncio.Future] = {}
         self.rebalanced = asyncio.Event()
         self.stats = {
             "client_proxy_complete": 0,
@@ -192,7 +204,15 @@ class ClusterService:
                 self._serve_proxied(event)
             elif isinstance(event, ViewChanged):
                 self._view_changed(event)
+            elif isinstance(event, PublishReceived):
+                receivers = self.server.pubsub.publish(event.channel, event.payload)
+                self.core.publish_count(event.src, event.txn, receivers)
+            elif isinstance(event, PublishDone):
+                fut = self.publishes.pop(event.txn, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(integer(event.receivers))
             elif isinstance(event, Rebalanced):
+                self._drop_moved_shard_channels()
                 self.rebalanced.set()
                 self.rebalanced = asyncio.Event()
         self._flush()
@@ -225,6 +245,7 @@ class ClusterService:
         self.active = active
         self.node.clustered = active
         self.server.route = self.route if active else None
+        self.server.cluster_publish = self.publish if active else None
         for ns in self.engine.namespaces.values():
             ns.keep_tombstones = active
             ns.on_write = (lambda key, rec, ns=ns: self._replicate(ns, key)) if active else None
@@ -270,6 +291,8 @@ class ClusterService:
         return out
 
     def route(self, client: Client, cmd: Command, args: list[bytes]) -> Any:
+        if cmd.name in SHARD_SUBSCRIPTIONS:
+            return self._shard_subscription_route(args)
         targets = self.targets(cmd, args)
         if not targets:
             return None
@@ -289,6 +312,50 @@ class ClusterService:
                 return self._fan_out(client, cmd, args)
             return error(CROSSSLOT)
         return self._deferred(client, cmd, args, kind, detail)
+
+    def _shard_subscription_route(self, args: list[bytes]) -> Any:
+        """(S)SUBSCRIBE/SUNSUBSCRIBE run on the master of the channels' one slot: elsewhere
+        -MOVED, for plain connections too (a subscription cannot be proxied)."""
+        channels = args[1:]
+        if not channels:
+            return None
+        slots = {hash_slot(ch) for ch in channels}
+        if len(slots) > 1:
+            return error(CROSSSLOT)
+        channel = channels[0]
+        r = self.core.route(self.engine.namespace_for(channel).name, slots.pop() >> 2)
+        if r.kind == REMOTE:
+            return self.moved(channel, r.node)
+        if r.kind != LOCAL:
+            return error(f"{CLUSTERDOWN} ({r.reason})")
+        return None
+
+    def _drop_moved_shard_channels(self) -> None:
+        """A new plan: subscribers of shard channels whose slot this node no longer masters
+        get a `sunsubscribe` push each (Redis 7), and subscribe again where it went."""
+        core, pubsub = self.core, self.server.pubsub
+        if not pubsub.shard:
+            return
+
+        def lost(channel: bytes) -> bool:
+            ns = self.engine.namespace_for(channel).name
+            return core.route(ns, hash_slot(channel) >> 2).kind == REMOTE
+
+        pubsub.drop_shard_channels(lost)
+
+    # --- pub/sub -----------------------------------------------------------------------
+
+    def publish(self, channel: bytes, payload: bytes, local: int) -> Any:
+        """PUBLISH on a cluster: relay to every other member; the reply (the cluster-wide
+        count) waits for their counts, bounded (cluster/pubsub_relay.py)."""
+        view = self.core.view
+        if view is None or len(view.succession) < 2:
+            return integer(local)
+        txn = self.core.publish(channel, payload, local, self._now())
+        fut = self.loop.create_future()  # type: ignore[union-attr]
+        self.publishes[txn] = fut
+        self._flush_soon()
+        return fut
 
     def redirects(self, client: Client) -> bool:
         """Whether this connection gets -MOVED (cluster-aware) rather than proxying."""
@@ -595,6 +662,8 @@ class ClusterService:
             "fabric_msgs_sent": self.fabric.sent,
             "fabric_msgs_received": self.fabric.received,
             "fabric_msgs_dropped": self.fabric.dropped,
+            "pubsub_messages_relayed": self.core.pubsub.relayed,
+            "pubsub_messages_received": self.core.pubsub.received,
         }
         out.update(self.stats)
         out["quiesced"] = int(bool(stats.get("quiesced")))
