@@ -176,16 +176,14 @@ class PubSub:
         pattern subscription), as Redis does."""
         receivers = 0
         clients = self.channels.get(channel)
+        tail = b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(channel), channel, len(message), message)
         if clients:
-            body = b"$7\r\nmessage\r\n" + _bulk(channel) + _bulk(message)
-            receivers += _deliver(clients, b"*3\r\n" + body, b">3\r\n" + body)
+            receivers = _deliver(clients, b"$7\r\nmessage\r\n" + tail, b"*3\r\n", b">3\r\n")
         if self.patterns:
-            tail = _bulk(channel) + _bulk(message)
             for pattern, (match, subscribers) in list(self.patterns.items()):
-                if match(channel) is None:
-                    continue
-                body = b"$8\r\npmessage\r\n" + _bulk(pattern) + tail
-                receivers += _deliver(subscribers, b"*4\r\n" + body, b">4\r\n" + body)
+                if match(channel) is not None:
+                    body = b"$8\r\npmessage\r\n$%d\r\n%s\r\n%s" % (len(pattern), pattern, tail)
+                    receivers += _deliver(subscribers, body, b"*4\r\n", b">4\r\n")
         self.messages += receivers
         return receivers
 
@@ -194,8 +192,13 @@ class PubSub:
         clients = self.shard.get(channel)
         if not clients:
             return 0
-        body = b"$8\r\nsmessage\r\n" + _bulk(channel) + _bulk(message)
-        receivers = _deliver(clients, b"*3\r\n" + body, b">3\r\n" + body)
+        body = b"$8\r\nsmessage\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+            len(channel),
+            channel,
+            len(message),
+            message,
+        )
+        receivers = _deliver(clients, body, b"*3\r\n", b">3\r\n")
         self.messages += receivers
         return receivers
 
@@ -235,12 +238,20 @@ def _remove(table: dict[bytes, dict[Any, None]], channel: bytes, client: Any) ->
             del table[channel]
 
 
-def _deliver(clients: dict[Any, None], resp2: bytes, resp3: bytes) -> int:
-    n = 0
-    for client in list(clients):
-        client.push(resp3 if client.proto == 3 else resp2)
-        n += 1
-    return n
+def _deliver(clients: dict[Any, None], body: bytes, head2: bytes, head3: bytes) -> int:
+    """Push `body` with its RESP2 or RESP3 header to each client (each frame built once,
+    when the first client of its protocol needs it). Pushing never changes `clients`."""
+    resp2 = resp3 = b""
+    for client in clients:
+        if client.proto == 3:
+            if not resp3:
+                resp3 = head3 + body
+            client.push(resp3)
+        else:
+            if not resp2:
+                resp2 = head2 + body
+            client.push(resp2)
+    return len(clients)
 
 
 def _matching(table: dict[bytes, Any], pattern: bytes | None) -> list[bytes]:
