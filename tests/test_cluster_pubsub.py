@@ -77,6 +77,27 @@ def test_publish_reaches_every_node_once_in_order(cluster):
             s.close()
 
 
+def test_publish_from_a_script_reaches_every_node(cluster):
+    """A script cannot wait for the other nodes' counts: it is told this node's (as Redis
+    Cluster answers), and the message still reaches every node."""
+    subs = []
+    for proc in cluster.nodes:
+        s = Conn(addr(proc), 3)
+        s.send("SUBSCRIBE", "scripted")
+        s.frames(1)
+        subs.append(s)
+    try:
+        c = Conn(addr(cluster.nodes[0]), 2)
+        c.send("EVAL", "return redis.call('publish', 'scripted', 'from lua')", "0")
+        assert c.frames(1) == [b":1\r\n"]
+        c.close()
+        for s in subs:
+            assert s.frames(1) == [message(3, b"scripted", b"from lua")]
+    finally:
+        for s in subs:
+            s.close()
+
+
 def master_of(cluster, channel: bytes):
     """The node that masters `channel`'s slot (from CLUSTER SLOTS)."""
     c = Conn(addr(cluster.nodes[0]), 2)

@@ -166,7 +166,12 @@ def publish(c, a):
     relay = server.cluster_publish
     if relay is None or c.proxied:
         return integer(receivers)
-    return relay(a[1], a[2], receivers)
+    reply = relay(a[1], a[2], receivers)
+    if c.in_exec and server.node.scripts.running is not None:
+        # A script cannot wait for the peers' counts: the message still goes to every
+        # node, the script is told this node's receivers (what Redis Cluster answers).
+        return integer(receivers)
+    return reply
 
 
 @command(
