@@ -10,6 +10,8 @@ from __future__ import annotations
 import hiredis
 import pytest
 
+from respike.cluster.messages import PubSubCount, PubSubPublish
+from respike.cluster.pubsub_relay import WAIT_MS, PublishRelay
 from respike.keyspace import hash_slot
 from tests.test_pubsub import Conn, encode
 
@@ -225,3 +227,32 @@ def test_survivors_keep_receiving_after_kill_9():
             s.close()
     finally:
         c.stop()
+
+
+def test_relay_counts_peers_that_answer_in_time():
+    """The relay's bookkeeping on its own (sans I/O): answers are summed; a peer that does
+    not answer within the wait counts 0, as does one that leaves the view; a late answer
+    changes nothing."""
+    relay = PublishRelay()
+    txn, sends = relay.start(b"ch", b"m", 2, [7, 8, 9], now=1000)
+    assert sorted(s.dest for s in sends) == [7, 8, 9]
+    assert {s.msg for s in sends} == {PubSubPublish(txn, b"ch", b"m")}
+    relay.on_count(7, PubSubCount(txn, 3))
+    relay.on_count(7, PubSubCount(txn, 3))  # twice from one peer: counted once
+    relay.on_count(5, PubSubCount(txn, 100))  # not asked
+    assert relay.take_done() == []
+    relay.tick(1000 + WAIT_MS - 1)
+    assert relay.take_done() == []
+    relay.tick(1000 + WAIT_MS)
+    assert [(d.txn, d.receivers) for d in relay.take_done()] == [(txn, 5)]
+    relay.on_count(8, PubSubCount(txn, 4))  # too late
+    assert relay.take_done() == []
+
+    txn2, _ = relay.start(b"ch", b"m", 1, [7, 8], now=2000)
+    relay.on_count(8, PubSubCount(txn2, 2))
+    relay.forget({8})  # 7 left the view
+    assert [(d.txn, d.receivers) for d in relay.take_done()] == [(txn2, 3)]
+
+    txn3, sends = relay.start(b"ch", b"m", 4, [], now=3000)  # alone: at once
+    assert sends == []
+    assert [(d.txn, d.receivers) for d in relay.take_done()] == [(txn3, 4)]

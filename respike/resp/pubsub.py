@@ -67,24 +67,24 @@ def frame(proto: int, items: Iterable[bytes | int | None]) -> bytes:
 
 class PubSub:
     def __init__(self) -> None:
-        self.channels: dict[bytes, dict[Any, None]] = {}
-        self.patterns: dict[bytes, tuple[Matcher, dict[Any, None]]] = {}
-        self.shard: dict[bytes, dict[Any, None]] = {}
-        self.subscribers: dict[Any, Subscriptions] = {}
+        self.channels: dict[bytes, dict[Subscriber, None]] = {}
+        self.patterns: dict[bytes, tuple[Matcher, dict[Subscriber, None]]] = {}
+        self.shard: dict[bytes, dict[Subscriber, None]] = {}
+        self.subscribers: dict[Subscriber, Subscriptions] = {}
         self.messages = 0  # messages delivered (statistics)
 
     # --- one subscriber ------------------------------------------------------------------
 
-    def of(self, client: Any) -> Subscriptions | None:
+    def of(self, client: Subscriber) -> Subscriptions | None:
         return self.subscribers.get(client)
 
-    def _subs(self, client: Any) -> Subscriptions:
+    def _subs(self, client: Subscriber) -> Subscriptions:
         subs = self.subscribers.get(client)
         if subs is None:
             subs = self.subscribers[client] = Subscriptions()
         return subs
 
-    def _settle(self, client: Any, subs: Subscriptions) -> None:
+    def _settle(self, client: Subscriber, subs: Subscriptions) -> None:
         """Keep `pubsub_mode` (and the registry) in step with the subscriptions left."""
         if subs.total:
             if not client.pubsub_mode:
@@ -94,7 +94,7 @@ class PubSub:
             if client.pubsub_mode:
                 client.pubsub_mode = False
 
-    def subscribe(self, client: Any, channel: bytes) -> int:
+    def subscribe(self, client: Subscriber, channel: bytes) -> int:
         """Subscribe to a channel; the count SUBSCRIBE answers."""
         subs = self._subs(client)
         if channel not in subs.channels:
@@ -103,14 +103,14 @@ class PubSub:
         self._settle(client, subs)
         return subs.count
 
-    def unsubscribe(self, client: Any, channel: bytes) -> int:
+    def unsubscribe(self, client: Subscriber, channel: bytes) -> int:
         subs = self._subs(client)
         if subs.channels.pop(channel, 0) is None:
             _remove(self.channels, channel, client)
         self._settle(client, subs)
         return subs.count
 
-    def psubscribe(self, client: Any, pattern: bytes) -> int:
+    def psubscribe(self, client: Subscriber, pattern: bytes) -> int:
         subs = self._subs(client)
         if pattern not in subs.patterns:
             subs.patterns[pattern] = None
@@ -121,7 +121,7 @@ class PubSub:
         self._settle(client, subs)
         return subs.count
 
-    def punsubscribe(self, client: Any, pattern: bytes) -> int:
+    def punsubscribe(self, client: Subscriber, pattern: bytes) -> int:
         subs = self._subs(client)
         if subs.patterns.pop(pattern, 0) is None:
             entry = self.patterns.get(pattern)
@@ -132,7 +132,7 @@ class PubSub:
         self._settle(client, subs)
         return subs.count
 
-    def ssubscribe(self, client: Any, channel: bytes) -> int:
+    def ssubscribe(self, client: Subscriber, channel: bytes) -> int:
         subs = self._subs(client)
         if channel not in subs.shard:
             subs.shard[channel] = None
@@ -140,14 +140,14 @@ class PubSub:
         self._settle(client, subs)
         return len(subs.shard)
 
-    def sunsubscribe(self, client: Any, channel: bytes) -> int:
+    def sunsubscribe(self, client: Subscriber, channel: bytes) -> int:
         subs = self._subs(client)
         if subs.shard.pop(channel, 0) is None:
             _remove(self.shard, channel, client)
         self._settle(client, subs)
         return len(subs.shard)
 
-    def drop(self, client: Any) -> None:
+    def drop(self, client: Subscriber) -> None:
         """Forget every subscription of a client (RESET, disconnect), telling it nothing."""
         subs = self.subscribers.pop(client, None)
         if subs is None:
@@ -230,7 +230,7 @@ class PubSub:
         return len(self.shard.get(channel, ()))
 
 
-def _remove(table: dict[bytes, dict[Any, None]], channel: bytes, client: Any) -> None:
+def _remove(table: dict[bytes, dict[Subscriber, None]], channel: bytes, client: Subscriber) -> None:
     clients = table.get(channel)
     if clients is not None:
         clients.pop(client, None)
@@ -238,7 +238,7 @@ def _remove(table: dict[bytes, dict[Any, None]], channel: bytes, client: Any) ->
             del table[channel]
 
 
-def _deliver(clients: dict[Any, None], body: bytes, head2: bytes, head3: bytes) -> int:
+def _deliver(clients: dict[Subscriber, None], body: bytes, head2: bytes, head3: bytes) -> int:
     """Push `body` with its RESP2 or RESP3 header to each client (each frame built once,
     when the first client of its protocol needs it). Pushing never changes `clients`."""
     resp2 = resp3 = b""
