@@ -497,3 +497,37 @@ def test_redis_py_pubsub(servers, protocol):
             p.close()
             r.close()
     assert results["respike"] == results["redis"]
+
+
+GLOBS = [b"a[", b"a\\", b"[]a]", b"[a-]", b"[^]", b"*\\", b"[z-a]", b"[\\]]", b"a[b", b"[a-c"]
+GLOBS += [b"\\", b"[", b"*[", b"?*", b"[!a]", b"a**b", b"[^a-b]x", b"[a\\-z]", b"*", b""]
+NAMES = [b"a", b"a[", b"a\\", b"]", b"-", b"b", b"]a", b"", b"x", b"ab", b"a[b", b"c", b"\\"]
+NAMES += [b"[", b"!", b"ax", b"cx", b"z", b"a-z", b"ba", b"A"]
+
+
+def test_glob_edge_cases_match_redis(servers):
+    """Malformed and unusual patterns match exactly what Redis's stringmatchlen does."""
+    got = {}
+    for name, addr in servers.items():
+        sub, pub = Conn(addr, 3), Conn(addr, 2)
+        try:
+            sub.send("PSUBSCRIBE", *GLOBS)
+            sub.frames(len(GLOBS))
+            counts = []
+            for channel in NAMES:
+                pub.send("PUBLISH", channel, "x")
+                n = int(pub.frames(1)[0][1:-2])
+                counts.append(n)
+                frames = sub.frames(n) if n else []
+                counts.append(sorted(parsed_pattern(f) for f in frames))
+            got[name] = counts
+        finally:
+            sub.close()
+            pub.close()
+    assert got["respike"] == got["redis"]
+
+
+def parsed_pattern(frame: bytes) -> bytes:
+    r = hiredis.Reader()
+    r.feed(frame)
+    return r.gets()[1]

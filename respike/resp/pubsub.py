@@ -181,7 +181,8 @@ class PubSub:
             receivers = _deliver(clients, b"$7\r\nmessage\r\n" + tail, b"*3\r\n", b">3\r\n")
         if self.patterns:
             for pattern, (match, subscribers) in list(self.patterns.items()):
-                if match(channel) is not None:
+                # (Redis's stringmatchlen: only the empty pattern matches an empty channel)
+                if (match(channel) is not None) if channel else not pattern:
                     body = b"$8\r\npmessage\r\n$%d\r\n%s\r\n%s" % (len(pattern), pattern, tail)
                     receivers += _deliver(subscribers, body, b"*4\r\n", b">4\r\n")
         self.messages += receivers
@@ -258,4 +259,6 @@ def _matching(table: dict[bytes, Any], pattern: bytes | None) -> list[bytes]:
     if pattern is None:
         return list(table)
     match = glob_matcher(pattern)
-    return [name for name in table if match(name) is not None]
+    if not pattern:
+        return [name for name in table if not name]
+    return [name for name in table if name and match(name) is not None]
