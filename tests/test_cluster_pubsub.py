@@ -7,8 +7,11 @@ connections) and a slot whose mastership moves away ends its subscriptions with 
 
 from __future__ import annotations
 
+import time
+
 import hiredis
 import pytest
+from redis.cluster import RedisCluster
 
 from respike.cluster.messages import PubSubCount, PubSubPublish
 from respike.cluster.pubsub_relay import WAIT_MS, PublishRelay
@@ -159,6 +162,44 @@ def test_sharded_pubsub(cluster, proto):
     finally:
         sub.close()
         elsewhere.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_redis_py_cluster_pubsub(cluster, protocol):
+    """redis-py's RedisCluster: PUBLISH from the cluster client reaches a subscriber on
+    whichever node its PubSub picked; shard channels of several slots, each on its master."""
+    a = cluster.nodes[0]
+    rc = RedisCluster(host=a.host, port=a.port, protocol=protocol)
+    p = rc.pubsub()
+    try:
+        p.subscribe("rp:plain")
+        assert _next(p.get_message)["type"] == "subscribe"
+        assert rc.publish("rp:plain", "one") == 1
+        assert _next(p.get_message)["data"] == b"one"
+        channels = [f"rp:shard{i}" for i in range(6)]
+        assert len({master_of(cluster, c.encode()).port for c in channels}) > 1
+        p.ssubscribe(*channels)
+        got = [_next(p.get_sharded_message) for _ in channels]
+        assert sorted(m["channel"] for m in got) == sorted(c.encode() for c in channels)
+        for c in channels:
+            assert rc.spublish(c, f"to {c}") == 1
+        got = [_next(p.get_sharded_message) for _ in channels]
+        assert sorted((m["channel"], m["data"]) for m in got) == sorted(
+            (c.encode(), f"to {c}".encode()) for c in channels
+        )
+    finally:
+        p.close()
+        rc.close()
+
+
+def _next(get, timeout: float = 10):
+    """The next message a redis-py PubSub getter returns (None while none is there)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = get(timeout=0.2)
+        if m is not None:
+            return m
+    raise AssertionError("no message")
 
 
 def test_moved_slot_ends_shard_subscriptions(cluster):
