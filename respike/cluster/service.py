@@ -27,7 +27,7 @@ from .engine_store import EngineStore, copy_of
 from .events import DupResDone, ProxyDone, ProxyRequested, Rebalanced, ViewChanged, WriteDone
 from .fabric import Fabric, node_address, split_address
 from .messages import encode as encode_message
-from .node import READY, REMOTE, WAIT, ClusterNode, restart_versions
+from .node import LOCAL, READY, REMOTE, WAIT, ClusterNode, restart_versions
 from .slots import slot_ranges
 
 if TYPE_CHECKING:
@@ -225,6 +225,7 @@ class ClusterService:
         self.active = active
         self.node.clustered = active
         self.server.route = self.route if active else None
+        self.server.set_mastered(self.masters if active else None)
         for ns in self.engine.namespaces.values():
             ns.keep_tombstones = active
             ns.on_write = (lambda key, rec, ns=ns: self._replicate(ns, key)) if active else None
@@ -252,6 +253,11 @@ class ClusterService:
         replicas = len(plan.parts[pid].replicas) - 1 if plan is not None else 0
         self.engine.last_replication = (txn, replicas)
         self._flush_soon()
+
+    def masters(self, key: bytes) -> bool:
+        """Whether this node masters `key`'s partition (keyspace notifications)."""
+        route = self.core.route(self.engine.namespace_for(key).name, hash_slot(key) >> 2)
+        return route.kind == LOCAL
 
     def replicas_holding(self, write: tuple[int, int]) -> int:
         """How many replicas hold a write (WAIT): all of them once nothing is pending."""

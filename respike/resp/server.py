@@ -10,9 +10,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..config import NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, notify_flags
 from .client import Client
+from .notify import Notifier
 from .stats import SlowLog
 from .table import CommandTable
+from .tracking import Tracking
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
@@ -45,6 +48,81 @@ class RespServer:
         self._listeners: list[socket.socket] | None = None
         # Bound at start: asyncio.get_running_loop() costs a getpid() system call each time.
         self.loop: asyncio.AbstractEventLoop | None = None
+        # Keyspace notifications and client tracking (resp/notify.py, resp/tracking.py):
+        # the engine's change listener is installed only while either wants it.
+        self.tracking = Tracking(self.clients)
+        self.notifier: Notifier | None = None
+        self.mastered: Callable[[bytes], bool] | None = None  # set while clustered
+        self._idle_scheduled = False
+        self.set_notify(node_config["notify-keyspace-events"])
+
+    # --- keyspace notifications and tracking ---------------------------------------------
+
+    def set_notify(self, text: str) -> None:
+        """notify-keyspace-events changed: notify by these classes (none without K or E)."""
+        flags = notify_flags(text)
+        wanted = flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT) and flags & ~(
+            NOTIFY_KEYSPACE | NOTIFY_KEYEVENT
+        )
+        if not wanted:
+            self.notifier = None
+        elif self.notifier is None:
+            self.notifier = Notifier(flags, self._publish)
+            self.notifier.mastered = self.mastered
+        else:
+            self.notifier.flags = flags
+        self.listen()
+        for client in self.clients.values():
+            client._update_special()
+
+    def set_mastered(self, mastered: Callable[[bytes], bool] | None) -> None:
+        """Clustered: notify only for keys whose partition this node masters."""
+        self.mastered = mastered
+        if self.notifier is not None:
+            self.notifier.mastered = mastered
+
+    def listen(self) -> None:
+        """Install (or remove) the engine's change listener on every namespace."""
+        on = self.notifier is not None or self.tracking.count > 0
+        for ns in self.engine.namespaces.values():
+            ns.on_change = self._changed if on else None
+
+    def _publish(self, channel: bytes, message: bytes) -> None:
+        self.pubsub.publish(channel, message)
+
+    def _changed(self, key: bytes | None, what: int) -> None:
+        if self.tracking.count:
+            self.tracking.changed(key, what)
+        notifier = self.notifier
+        if notifier is not None:
+            notifier.changed(key, what)
+            if not self._idle_scheduled:  # changes no command names (nsup, ...)
+                self._idle_scheduled = True
+                (self.loop or asyncio.get_running_loop()).call_soon(self._notify_idle)
+
+    def _notify_idle(self) -> None:
+        self._idle_scheduled = False
+        if self.notifier is not None:
+            self.notifier.idle()
+
+    def command_started(self, client: Client) -> None:
+        self.tracking.current = client
+
+    def command_done(self, client: Client, cmd: Command, args: list[bytes]) -> None:
+        """After each command run through Client.execute (or a script's redis.call):
+        name its key changes for the notifications; remember the keys a tracking
+        connection read; CLIENT CACHING applies to one command only."""
+        if self.notifier is not None:
+            self.notifier.command_done(cmd.name, args)
+        state = client.tracking
+        if state is not None:
+            if cmd.readonly and not state.bcast:
+                self.tracking.remember(client, [args[i] for i in cmd.key_positions(args)])
+            if state.caching and not (
+                cmd.name == "client" and len(args) > 1 and args[1].lower() == b"caching"
+            ):
+                state.caching = False
+        self.tracking.current = None
 
     def flush_later(self, client: Client) -> None:
         """Write `client`'s replies once this loop iteration has read every ready
@@ -90,6 +168,9 @@ class RespServer:
         return True
 
     def unregister(self, client: Client) -> None:
+        if client.tracking is not None:
+            self.tracking.disable(client)
+            self.listen()
         if self.clients.pop(client.id, None) is not None:
             self.node.commands_done += client.commands_done
 
