@@ -40,6 +40,11 @@ log = logging.getLogger("respike.resp")
 _NOT_QUEUED = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 HELD_LIMIT = 1 << 20
 _NO_AUTH_NEEDED = frozenset({"auth", "hello", "quit", "reset"})
+# What a RESP2 connection in subscribed mode may run (Redis's processCommand).
+_SUBSCRIBED_OK = frozenset(
+    {"ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe"}
+    | {"punsubscribe", "quit", "reset"}
+)
 
 
 class Held:
@@ -172,6 +177,7 @@ class Client:
         self._multi: list[list[bytes]] | None = None
         self._authenticated = not server.node_config["requirepass"]
         self.tracking: Any = None  # CLIENT TRACKING ON's options (resp/tracking.py)
+        self._pubsub_mode = False  # has a subscription (resp/pubsub.py keeps it)
         self._update_special()
         self.multi_failed = False
         self.watched: dict[bytes, tuple[int, int] | None] = {}
@@ -465,6 +471,13 @@ class Client:
         if not self._authenticated and cmd.name not in _NO_AUTH_NEEDED:
             cmd.rejected_calls += 1
             return self._reject(NOAUTH)
+        if self._pubsub_mode and self.proto == 2 and cmd.name not in _SUBSCRIBED_OK:
+            cmd.rejected_calls += 1
+            sub = self.server.table.resolve(args)
+            return self._reject(
+                f"ERR Can't execute '{(sub or cmd).name}': only (P|S)SUBSCRIBE / "
+                "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            )
         if self._multi is not None and cmd.name not in _NOT_QUEUED:
             self._multi.append(args)
             return QUEUED
@@ -501,6 +514,16 @@ class Client:
         self._authenticated = value
         self._update_special()
 
+    @property
+    def pubsub_mode(self) -> bool:
+        """True while the connection has any subscription (channel, pattern or shard)."""
+        return self._pubsub_mode
+
+    @pubsub_mode.setter
+    def pubsub_mode(self, value: bool) -> None:
+        self._pubsub_mode = value
+        self._update_special()
+
     def _update_special(self) -> None:
         # Notifications name each command's changes, tracking remembers what this
         # connection reads: both need every command to go through `execute`.
@@ -510,6 +533,7 @@ class Client:
             or self.server.route is not None
             or self.server.notifier is not None
             or self.tracking is not None
+            or self._pubsub_mode
         )
 
     def _after_waits(self, reply: Any) -> Any:
@@ -626,6 +650,21 @@ class Client:
         self.queue = None
         if self.blocked:
             self._unblock()
+
+    def push(self, frame: bytes) -> None:
+        """Send an out-of-band frame (a pub/sub message, a RESP3 push): it goes out with
+        this loop iteration's replies, ahead of any reply still waiting (as Redis writes
+        it into the output buffer at once), never inside one. While this connection runs
+        a command, the frame precedes that command's reply, as in Redis."""
+        if self.closing:
+            return
+        if self.gate is not None:
+            self._pre.append(frame)
+        else:
+            self._out.append(frame)
+        if not self.unflushed:
+            self.unflushed = True
+            self.server.flush_later(self)
 
     def _write(self, ready: list[bytes]) -> None:
         if ready and not self.closing and self.transport is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, notify_flags
 from .client import Client
 from .notify import Notifier
+from .pubsub import PubSub
 from .stats import SlowLog
 from .table import CommandTable
 from .tracking import Tracking
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 # route(client, command, args) -> None to run locally, else the reply (bytes or awaitable).
 Router = Callable[[Client, "Command", list[bytes]], Any]
 InfoSection = Callable[[], dict[str, Any]]
+# cluster_publish(channel, message, local receivers) -> the cluster-wide count, later.
+ClusterPublish = Callable[[bytes, bytes, int], Any]
 
 
 class RespServer:
@@ -34,6 +37,8 @@ class RespServer:
         self.node = node
         self.clients: dict[int, Client] = {}
         self.route: Router | None = None
+        self.pubsub = PubSub()
+        self.cluster_publish: ClusterPublish | None = None  # set while clustered
         self.info_sections: dict[str, InfoSection] = {}
         self.waiters: Any = None  # clients blocked on list keys (resp/commands/lists.py)
         self.slowlog = SlowLog()
@@ -171,6 +176,8 @@ class RespServer:
         if client.tracking is not None:
             self.tracking.disable(client)
             self.listen()
+        if client.pubsub_mode:
+            self.pubsub.drop(client)
         if self.clients.pop(client.id, None) is not None:
             self.node.commands_done += client.commands_done
 

@@ -8,6 +8,7 @@ from . import (
     lists,
     native,
     observe,
+    pubsub,
     scripting,
     server,
     sets,
@@ -32,6 +33,7 @@ MODULES = [
     sets,
     zsets,
     streams,
+    pubsub,
     observe,
     cluster,
 ]

@@ -32,6 +32,8 @@ VERSION = "7.2.0"  # the Redis API level respike answers as
 def ping(c, a):
     if len(a) > 2:
         raise RedisError(wrong_arity("ping"))
+    if c.pubsub_mode and c.proto == 2:  # a subscribed RESP2 connection: Redis's array
+        return b"*2\r\n$4\r\npong\r\n" + bulk(a[1] if len(a) == 2 else b"")
     return PONG if len(a) == 1 else bulk(a[1])
 
 
@@ -188,6 +190,7 @@ def _answer_and_close(c, reply: bytes) -> bytes:
     example="RESET",
 )
 def reset(c, a):
+    c.server.pubsub.drop(c)
     c.multi = None
     c.multi_failed = False
     c.watched.clear()
@@ -202,18 +205,26 @@ def reset(c, a):
 CLIENT = container("client", G, "A container for client connection commands.", since="2.4.0")
 
 
-def client_info(c, me) -> str:
+def client_info(c, me, running: str = "") -> str:
+    """One CLIENT LIST line; the caller's own line names the command it is running
+    (`running`), as Redis's does."""
     now = c.clock.ms
-    flags = ("x" if c.multi is not None else "") + ("b" if c.blocked else "")
+    subs = c.server.pubsub.of(c)
+    sub, psub, ssub = (
+        (0, 0, 0) if subs is None else (len(subs.channels), len(subs.patterns), len(subs.shard))
+    )
+    # Redis's order: P x b t R B
+    flags = ("P" if subs is not None else "") + ("x" if c.multi is not None else "")
+    flags += "b" if c.blocked else ""
     t = c.tracking
     if t is not None:
         flags += "t" + ("R" if t.broken else "") + ("B" if t.bcast else "")
-    flags = flags or "N"
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('utf-8', 'replace')} "
-        f"age={(now - c.created) // 1000} idle={(now - c.last_active) // 1000} flags={flags} db=0 sub=0 psub=0 ssub=0 "
+        f"age={(now - c.created) // 1000} idle={(now - c.last_active) // 1000} flags={flags or 'N'} "
+        f"db=0 sub={sub} psub={psub} ssub={ssub} "
         f"multi={len(c.multi) if c.multi is not None else -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
-        f"rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={c.last_command} user=default "
+        f"rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={running if c is me and running else c.last_command} user=default "
         f"redir={t.redirect if t is not None else -1} resp={c.proto} lib-name={c.lib_name.decode('utf-8', 'replace')} "
         f"lib-ver={c.lib_ver.decode('utf-8', 'replace')}\n"
     )
@@ -305,7 +316,7 @@ def client_setinfo(c, a):
     example="CLIENT INFO",
 )
 def client_info_cmd(c, a):
-    return encode(Verbatim(client_info(c, c)), c.proto)
+    return encode(Verbatim(client_info(c, c, "client|info")), c.proto)
 
 
 @command(
@@ -331,10 +342,13 @@ def client_list(c, a):
             kind = a[3].lower()
             if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise RedisError(f"ERR Unknown client type '{a[3].decode('utf-8', 'replace')}'")
-            clients = clients if kind == b"normal" else []
+            if kind == b"pubsub":
+                clients = [x for x in clients if x.pubsub_mode]
+            else:
+                clients = [x for x in clients if not x.pubsub_mode] if kind == b"normal" else []
         else:
             raise RedisError(SYNTAX)
-    return encode(Verbatim("".join(client_info(x, c) for x in clients)), c.proto)
+    return encode(Verbatim("".join(client_info(x, c, "client|list") for x in clients)), c.proto)
 
 
 @command(
@@ -375,7 +389,11 @@ def client_kill(c, a):
             kind = value.lower()
             if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise RedisError(f"ERR Unknown client type '{value.decode('utf-8', 'replace')}'")
-            if kind != b"normal":  # every connection here is a normal one
+            if kind == b"pubsub":
+                victims = [x for x in victims if x.pubsub_mode]
+            elif kind == b"normal":
+                victims = [x for x in victims if not x.pubsub_mode]
+            else:  # no master or replica connections here
                 victims = []
         elif opt == b"USER":
             if value != b"default":

@@ -119,6 +119,9 @@ def stats_section(server) -> dict[str, Any]:
         "evicted_keys": sum(ns.stats.evicted_objects for ns in spaces),
         "keyspace_hits": sum(ns.stats.client_read_success for ns in spaces),
         "keyspace_misses": sum(ns.stats.client_read_not_found for ns in spaces),
+        "pubsub_channels": len(server.pubsub.channels),
+        "pubsub_patterns": len(server.pubsub.patterns),
+        "pubsubshard_channels": len(server.pubsub.shard),
     }
 
 
