@@ -154,9 +154,15 @@ def notify_text(flags: int) -> str:
 
 
 def parse_notify_events(value: Any) -> str:
-    """A notify-keyspace-events value, kept in its normalized spelling."""
+    """A notify-keyspace-events value, kept as given (shown normalized: Redis's spelling
+    of `AKEn` is `AKE`, yet n stays on)."""
     if not isinstance(value, str):
         raise ValueError("expected a string of event class letters")
+    notify_flags(value)
+    return value
+
+
+def show_notify_events(value: str) -> str:
     return notify_text(notify_flags(value))
 
 
@@ -287,6 +293,7 @@ NODE_SETTINGS = _defaults(
             "Keyspace notifications to publish, as Redis's class letters (K keyspace, E "
             "keyevent; g $ l s h z x e t m d n, A for g$lshzxetd); empty: none.",
             dynamic=True,
+            show=show_notify_events,
         ),
         Setting("metrics-port", parse_int(0, 65535), 0, "Prometheus text endpoint port (0 = off)."),
         Setting(

@@ -62,12 +62,15 @@ _EXPIRY = {b"EX", b"PX", b"EXAT", b"PXAT"}
 
 
 def set_rule(args: list[bytes], changes: list[Change]) -> list[Event]:
-    """SET: `set`, then `expire` when it set a TTL (a TTL in the past deletes: `del`)."""
+    """SET: `set`, then `expire` when it set a TTL. A TTL already past removes the key
+    at once here: Redis 7.0 stores it and finds it expired later, so its events are
+    told here as Redis's whole sequence: set, expire, expired."""
     ttl = _has(args, 3, _EXPIRY)
     out: list[Event] = []
     for key, what in changes:
         if what == DELETED:
-            out.append((GENERIC, "del", key))
+            out += [(STRING, "set", key), (GENERIC, "expire", key)]
+            out.append((EXPIRED_CLASS, "expired", key))
             continue
         out.append((STRING, "set", key))
         if ttl:
@@ -105,9 +108,15 @@ def rename_rule(args: list[bytes], changes: list[Change]) -> list[Event]:
     return out
 
 
-def move_rule(pop_cls: int, pop: Callable[[list[bytes]], str], push: Callable[[list[bytes]], str]):
-    """LMOVE / RPOPLPUSH / SMOVE: the source's pop (and `del` if emptied), then the
-    destination's push; with source = destination one write stands for both."""
+def move_rule(
+    pop_cls: int,
+    pop: Callable[[list[bytes]], str],
+    push: Callable[[list[bytes]], str],
+    push_first: bool = False,
+):
+    """LMOVE / RPOPLPUSH (`push_first`: the destination's push, then the source's pop
+    and `del` if emptied) and SMOVE (the source first); with source = destination one
+    write stands for both."""
 
     def rule(args: list[bytes], changes: list[Change]) -> list[Event]:
         src, dst = args[1], args[2]
@@ -115,15 +124,16 @@ def move_rule(pop_cls: int, pop: Callable[[list[bytes]], str], push: Callable[[l
         if src == dst:
             if changes:
                 out += [(pop_cls, pop(args), src), (pop_cls, push(args), dst)]
-            return out
+            return out[::-1] if push_first else out
+        pushed: list[Event] = []
         for key, what in changes:
             if key == src:
                 out.append((pop_cls, pop(args), key))
                 if what == DELETED:
                     out.append((GENERIC, "del", key))
             elif key == dst:
-                out.append((pop_cls, push(args), key))
-        return out
+                pushed.append((pop_cls, push(args), key))
+        return pushed + out if push_first else out + pushed
 
     return rule
 
@@ -182,10 +192,10 @@ EVENTS: dict[str, Rule] = {
     "rpop": simple(LIST, "rpop"),
     "blpop": simple(LIST, "lpop"),
     "brpop": simple(LIST, "rpop"),
-    "lmove": move_rule(LIST, lambda a: _lmove(a)[0], lambda a: _lmove(a)[1]),
-    "blmove": move_rule(LIST, lambda a: _lmove(a)[0], lambda a: _lmove(a)[1]),
-    "rpoplpush": move_rule(LIST, lambda a: "rpop", lambda a: "lpush"),
-    "brpoplpush": move_rule(LIST, lambda a: "rpop", lambda a: "lpush"),
+    "lmove": move_rule(LIST, lambda a: _lmove(a)[0], lambda a: _lmove(a)[1], True),
+    "blmove": move_rule(LIST, lambda a: _lmove(a)[0], lambda a: _lmove(a)[1], True),
+    "rpoplpush": move_rule(LIST, lambda a: "rpop", lambda a: "lpush", True),
+    "brpoplpush": move_rule(LIST, lambda a: "rpop", lambda a: "lpush", True),
     # hashes (t_hash.c)
     "hset": simple(HASH, "hset"),
     "hmset": simple(HASH, "hset"),
@@ -248,9 +258,6 @@ class Notifier:
         if key is None:
             return  # a truncate began: its records are told one by one (or, whole, not at all)
         if what == WRITTEN or what == CREATED or what == DELETED:
-            if self.flags & NEW and what == CREATED:
-                self._flush_changes_into_events()
-                self.events.append((NEW, "new", key))
             if not self.changes or self.changes[-1] != (key, what):
                 self.changes.append((key, what))
             return
@@ -277,18 +284,26 @@ class Notifier:
         out: list[Event] = []
         for cls, event, key in self.events:
             if cls == 0:
-                if rule is not None:
-                    out += rule(args, held.pop(0))
-                else:
-                    held.pop(0)
+                out += self._named(rule, args, held.pop(0))
             else:
                 out.append((cls, event, key))
-        if self.changes and rule is not None:
-            out += rule(args, self.changes)
+        if self.changes:
+            out += self._named(rule, args, self.changes)
         self.changes = []
         self.events = []
         for cls, event, key in out:
             self.emit(cls, event, key)
+
+    def _named(self, rule: Rule | None, args: list[bytes], changes: list[Change]) -> list[Event]:
+        """The events of some changes; `new` (Redis's dbAdd) goes before the first event
+        of each key the command created."""
+        out = rule(args, changes) if rule is not None else []
+        if self.flags & NEW:
+            for key, what in changes:
+                if what == CREATED:
+                    at = next((i for i, e in enumerate(out) if e[2] == key), len(out))
+                    out.insert(at, (NEW, "new", key))
+        return out
 
     def idle(self) -> None:
         """Outside any command (nsup, a blocked client served later): publish what was
