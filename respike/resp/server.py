@@ -116,17 +116,15 @@ class RespServer:
     def command_done(self, client: Client, cmd: Command, args: list[bytes]) -> None:
         """After each command run through Client.execute (or a script's redis.call):
         name its key changes for the notifications; remember the keys a tracking
-        connection read; CLIENT CACHING applies to one command only."""
+        connection read; CLIENT CACHING applies to the next command only."""
         if self.notifier is not None:
             self.notifier.command_done(cmd.name, args)
         state = client.tracking
         if state is not None:
             if cmd.readonly and not state.bcast:
                 self.tracking.remember(client, [args[i] for i in cmd.key_positions(args)])
-            if state.caching and not (
-                cmd.name == "client" and len(args) > 1 and args[1].lower() == b"caching"
-            ):
-                state.caching = False
+            if state.caching and cmd.name != "client" and client.multi is None:
+                state.caching = False  # (kept across CLIENT commands and MULTI, as Redis)
         self.tracking.current = None
 
     def flush_later(self, client: Client) -> None:
