@@ -483,11 +483,14 @@ class Client:
             return QUEUED
         if self.server.route is not None and cmd.keyed:
             try:
-                return self.server.route(self, cmd, args)
+                reply = self.server.route(self, cmd, args)
             except RedisError as exc:
-                return error(exc.text)
+                reply = error(exc.text)
             except RecordError as exc:
-                return error(exc.reply_text())
+                reply = error(exc.reply_text())
+            if reply is not None and self.tracking is not None:
+                reply = self.server.routed(self, cmd, args, reply)
+            return reply
         return None
 
     @property

@@ -58,6 +58,7 @@ class RespServer:
         self.tracking = Tracking(self.clients)
         self.notifier: Notifier | None = None
         self.mastered: Callable[[bytes], bool] | None = None  # set while clustered
+        self.holds: Callable[[bytes], bool] | None = None  # (master or replica copy here)
         self._idle_scheduled = False
         self.set_notify(node_config["notify-keyspace-events"])
 
@@ -80,9 +81,15 @@ class RespServer:
         for client in self.clients.values():
             client._update_special()
 
-    def set_mastered(self, mastered: Callable[[bytes], bool] | None) -> None:
-        """Clustered: notify only for keys whose partition this node masters."""
+    def set_mastered(
+        self,
+        mastered: Callable[[bytes], bool] | None,
+        holds: Callable[[bytes], bool] | None = None,
+    ) -> None:
+        """Clustered: notify only for keys whose partition this node masters; `holds`
+        says whether a copy of the key is here (its changes reach this node)."""
         self.mastered = mastered
+        self.holds = holds
         if self.notifier is not None:
             self.notifier.mastered = mastered
 
@@ -126,6 +133,35 @@ class RespServer:
             if state.caching and cmd.name != "client" and client.multi is None:
                 state.caching = False  # (kept across CLIENT commands and MULTI, as Redis)
         self.tracking.current = None
+
+    def routed(self, client: Client, cmd: Command, args: list[bytes], reply: Any) -> Any:
+        """A tracking connection's command that cluster routing answered (proxied to the
+        key's master): `command_done` does not see it, so remember its keys here, before
+        the answer comes (a change meanwhile invalidates). A copy held here (a replica's)
+        is invalidated when the master's write arrives; a key with no copy here changes
+        out of this node's sight, so its invalidation follows the reply at once (the
+        client may not cache it) rather than never."""
+        state = client.tracking
+        keys = self._keys(cmd, args)
+        remembered = cmd.readonly and not state.bcast and self.tracking.remember(client, keys)
+        if state.caching and client.multi is None:
+            state.caching = False  # (CLIENT CACHING applies to this command only)
+        holds = self.holds
+        away = [k for k in keys if holds is not None and not holds(k)]
+        if not remembered or not away:
+            return reply
+        if reply.__class__ is bytes:  # -MOVED, an error: nothing was read
+            self.tracking.forget(client, away, tell=False)
+            return reply
+        return self._invalidate_after(client, away, reply)
+
+    @staticmethod
+    def _keys(cmd: Command, args: list[bytes]) -> list[bytes]:
+        return [args[i] for i in cmd.key_positions(args)]
+
+    async def _invalidate_after(self, client: Client, keys: list[bytes], reply: Any) -> bytes:
+        got = await reply
+        return got + self.tracking.forget(client, keys)
 
     def flush_later(self, client: Client) -> None:
         """Write `client`'s replies once this loop iteration has read every ready

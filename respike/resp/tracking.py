@@ -125,11 +125,12 @@ class Tracking:
 
     # --- what the connections do -------------------------------------------------------
 
-    def remember(self, client: Any, keys: list[bytes]) -> None:
-        """After a read-only command of a tracking connection (default mode)."""
+    def remember(self, client: Any, keys: list[bytes]) -> bool:
+        """After a read-only command of a tracking connection (default mode); False if
+        its mode says not to (BCAST, OPTIN without CACHING YES, OPTOUT with CACHING NO)."""
         state = client.tracking
         if state.bcast or (state.optin and not state.caching) or (state.optout and state.caching):
-            return
+            return False
         cid = client.id
         for key in keys:
             ids = self.keys.get(key)
@@ -137,6 +138,28 @@ class Tracking:
                 self.keys[key] = {cid: None}
             else:
                 ids[cid] = None
+        return True
+
+    def forget(self, client: Any, keys: list[bytes], tell: bool = True) -> bytes:
+        """Invalidate `keys` for `client` alone, now (keys whose changes this node cannot
+        see): the frame, if it goes to `client` itself, to follow its reply; a redirected
+        one is sent to its target. `tell` False: only forget them."""
+        cid = client.id
+        gone = []
+        for key in keys:
+            ids = self.keys.get(key)
+            if ids is not None and cid in ids:
+                del ids[cid]
+                if not ids:
+                    del self.keys[key]
+                gone.append(key)
+        state = client.tracking
+        if not gone or not tell or state is None or client.closing:
+            return b""
+        if state.redirect or client.proto != 3:
+            self.send(client, gone)
+            return b""
+        return _INVALIDATE + _keys_payload(gone, 3)
 
     # --- changes -----------------------------------------------------------------------
 
