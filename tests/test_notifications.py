@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from respike.process import NodeProcess
-from tests.helpers import wait_until
+from tests.helpers import namespace_stats, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -219,3 +219,83 @@ def _expiry_events(addr, read: bool) -> list[tuple[str, str]]:
 def test_expired_event(start_node, redis_server, read):
     node = start_node("[namespaces.test]\nnsup-period = 1\n")
     assert _expiry_events((node.host, node.port), read) == _expiry_events(redis_server, read)
+
+
+EVICTING = (
+    "[namespaces.test]\nnsup-period = 1\nmemory-size = '64K'\nevict-used-pct = 40\n"
+    "stop-writes-used-pct = 90\nevict-tenths-pct = 500\n"
+)
+
+
+def _messages(p, quiet: float = 1.5) -> list[tuple[str, str]]:
+    """Every pmessage until none arrives for `quiet` seconds."""
+    out = []
+    while True:
+        m = p.get_message(timeout=quiet)
+        if m is None:
+            return out
+        if m["type"] == "pmessage":
+            out.append((m["channel"], m["data"]))
+
+
+def test_evicted_event(start_node):
+    """Above evict-used-pct nsup evicts the soonest-to-expire records: each one evicted
+    notifies `evicted` (class e), on both channels, and nothing else does."""
+    node = start_node(EVICTING)
+    r = redis.Redis(node.host, node.port, decode_responses=True)
+    r.config_set("notify-keyspace-events", "KEe")
+    p = r.pubsub()
+    try:
+        p.psubscribe("__key*__:*")
+        wait_until(lambda: p.get_message(timeout=0.1) is None, 5, "subscribed")
+        keys = [f"ev{i:03d}" for i in range(60)]
+        for i, key in enumerate(keys):
+            r.set(key, "x" * 400, ex=1000 + 10 * i)  # ev000 expires (so is evicted) first
+        for i in range(40):
+            r.set(f"keep{i:03d}", "x" * 400)  # no TTL: never evicted
+        wait_until(lambda: int(namespace_stats(r)["evicted_objects"]) >= 30, 15, "evictions")
+        wait_until(
+            lambda: float(namespace_stats(r)["memory_used_pct"]) <= 40, 15, "eviction to settle"
+        )
+        got = _messages(p)
+        gone = [k for k in keys if not r.exists(k)]
+        assert len(gone) == int(namespace_stats(r)["evicted_objects"]) >= 30
+        assert gone == keys[: len(gone)]
+        expected = []
+        for key in gone:
+            expected += [(f"__keyspace@0__:{key}", "evicted"), ("__keyevent@0__:evicted", key)]
+        assert sorted(got) == sorted(expected)  # (nsup walks partitions, not key order)
+    finally:
+        p.close()
+        r.close()
+
+
+def test_truncate_notifies_del_per_record_of_the_set(start_node):
+    """AS.TRUNCATE of one set: `del` for each of its records (Redis has no truncate; a
+    record removed is a `del`); a whole-namespace truncate, like FLUSHALL, notifies
+    nothing."""
+    node = start_node("[namespaces.test]\n")
+    r = redis.Redis(node.host, node.port, decode_responses=True)
+    r.config_set("notify-keyspace-events", "KEA")
+    p = r.pubsub()
+    try:
+        p.psubscribe("__key*__:*")
+        wait_until(lambda: p.get_message(timeout=0.1) is None, 5, "subscribed")
+        users = [f"test:users:u{i}" for i in range(5)]
+        for key in users:
+            r.set(key, "v")
+        r.set("test:other:o", "v")
+        r.set("plain", "v")
+        assert len(_messages(p, 0.5)) == 2 * 7  # the sets
+        assert r.execute_command("AS.TRUNCATE", "test", "users") == "OK"
+        expected = []
+        for key in users:
+            expected += [(f"__keyspace@0__:{key}", "del"), ("__keyevent@0__:del", key)]
+        assert sorted(_messages(p, 1)) == sorted(expected)
+        assert r.exists(*users) == 0 and r.exists("test:other:o", "plain") == 2
+        assert r.execute_command("AS.TRUNCATE", "test") == "OK"
+        assert r.exists("test:other:o", "plain") == 0
+        assert _messages(p, 1) == []
+    finally:
+        p.close()
+        r.close()

@@ -8,9 +8,10 @@ import socket
 
 import hiredis
 import pytest
+import redis
 
 from respike.process import NodeProcess
-from tests.helpers import encode, wait_until
+from tests.helpers import encode, namespace_stats, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -224,6 +225,52 @@ def test_expiry_invalidates(servers):
         c.call("CLIENT", "TRACKING", "ON")
         assert c.call("GET", "t:ttl") == b"v"
         assert c.next(5) == [b"invalidate", [b"t:ttl"]]  # nsup removed it
+    finally:
+        c.close()
+        w.close()
+
+
+def test_eviction_invalidates(start_node):
+    """A tracked key the evictor removes (above evict-used-pct) is invalidated; a tracked
+    key that stays is not."""
+    node = start_node(
+        "[namespaces.test]\nnsup-period = 1\nmemory-size = '64K'\nevict-used-pct = 40\n"
+        "stop-writes-used-pct = 90\nevict-tenths-pct = 500\n"
+    )
+    addr = (node.host, node.port)
+    c, w = Conn(addr, 3), Conn(addr, 2)
+    try:
+        assert c.call("CLIENT", "TRACKING", "ON") == b"OK"
+        w.call("SET", "first", "x" * 400, "EX", "1000")  # the soonest to expire: evicted
+        w.call("SET", "kept", "x" * 400)  # no TTL: never evicted
+        assert c.call("MGET", "first", "kept") == [b"x" * 400] * 2
+        for i in range(100):
+            w.call("SET", f"fill{i:03d}", "x" * 400, "EX", str(2000 + i))
+        assert c.next(15) == [b"invalidate", [b"first"]]
+        wait_until(lambda: w.call("EXISTS", "first") == 0, 5, "first evicted")
+        stats = redis.Redis(*addr)
+        assert int(namespace_stats(stats)["evicted_objects"]) > 0
+        stats.close()
+        assert w.call("EXISTS", "kept") == 1
+        assert c.quiet(1.5)  # (eviction goes on with the fill keys, not tracked)
+    finally:
+        c.close()
+        w.close()
+
+
+def test_truncate_invalidates(start_node):
+    """AS.TRUNCATE sends every tracking connection a null key list (all keys), as FLUSHALL."""
+    node = start_node("[namespaces.test]\n")
+    addr = (node.host, node.port)
+    c, w = Conn(addr, 3), Conn(addr, 2)
+    try:
+        assert c.call("CLIENT", "TRACKING", "ON") == b"OK"
+        w.call("SET", "test:users:a", "1")
+        assert c.call("GET", "test:users:a") == b"1"
+        assert w.call("AS.TRUNCATE", "test", "users") == b"OK"
+        assert c.next(5) == [b"invalidate", None]
+        assert c.quiet()  # once
+        assert c.call("GET", "test:users:a") is None
     finally:
         c.close()
         w.close()
