@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.namespace import CREATED, DELETED, WRITTEN
-from ..errors import RedisError
+from ..errors import (
+    TRACKING_BCAST_SWITCH,
+    TRACKING_OPT_SWITCH,
+    TRACKING_OPT_WITH_BCAST,
+    TRACKING_OPTIN_AND_OPTOUT,
+    TRACKING_PREFIX_NEEDS_BCAST,
+    RedisError,
+    prefix_overlap,
+)
 
 _INVALIDATE = b">2\r\n$10\r\ninvalidate\r\n"
 _MESSAGE = b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n"
@@ -80,21 +88,15 @@ class Tracking:
         """Redis's checks, in its order, then tracking on with these options."""
         old = client.tracking
         if prefixes and not new.bcast:
-            raise RedisError("ERR PREFIX option requires BCAST mode to be enabled")
+            raise RedisError(TRACKING_PREFIX_NEEDS_BCAST)
         if old is not None and old.bcast != new.bcast:
-            raise RedisError(
-                "ERR You can't switch BCAST mode on/off before disabling tracking for this "
-                "client, and then re-enabling it with a different mode."
-            )
+            raise RedisError(TRACKING_BCAST_SWITCH)
         if new.bcast and (new.optin or new.optout):
-            raise RedisError("ERR OPTIN and OPTOUT are not compatible with BCAST")
+            raise RedisError(TRACKING_OPT_WITH_BCAST)
         if new.optin and new.optout:
-            raise RedisError("ERR You can't specify both OPTIN mode and OPTOUT mode")
+            raise RedisError(TRACKING_OPTIN_AND_OPTOUT)
         if old is not None and ((new.optin and old.optout) or (new.optout and old.optin)):
-            raise RedisError(
-                "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this "
-                "client, and then re-enabling it with a different mode."
-            )
+            raise RedisError(TRACKING_OPT_SWITCH)
         existing = old.prefixes if old is not None else []
         if new.bcast:
             _check_overlaps(existing, prefixes)
@@ -252,16 +254,10 @@ def _check_overlaps(existing: list[bytes], prefixes: list[bytes]) -> None:
     for i, p in enumerate(prefixes):
         for old in existing:
             if old.startswith(p) or p.startswith(old):
-                raise RedisError(
-                    f"ERR Prefix '{_text(p)}' overlaps with an existing prefix '{_text(old)}'. "
-                    "Prefixes for a single client must not overlap."
-                )
+                raise RedisError(prefix_overlap(_text(p), _text(old), provided=False))
         for q in prefixes[i + 1 :]:
             if q.startswith(p) or p.startswith(q):
-                raise RedisError(
-                    f"ERR Prefix '{_text(p)}' overlaps with another provided prefix "
-                    f"'{_text(q)}'. Prefixes for a single client must not overlap."
-                )
+                raise RedisError(prefix_overlap(_text(p), _text(q), provided=True))
 
 
 def _text(b: bytes) -> str:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from ...errors import (
     AUTH_NO_PASSWORD,
+    CACHING_NO_NOT_OPTOUT,
+    CACHING_NOT_TRACKING,
+    CACHING_YES_NOT_OPTIN,
     DB_OUT_OF_RANGE,
     SYNTAX,
+    TRACKING_NO_REDIRECT_CLIENT,
+    TRACKING_ONE_REDIRECT,
     WRONGPASS,
     RedisError,
     wrong_arity,
@@ -488,10 +493,10 @@ def client_tracking(c, a):
         if opt == b"REDIRECT" and more:
             i += 1
             if new.redirect:
-                raise RedisError("ERR A client can only redirect to a single other client")
+                raise RedisError(TRACKING_ONE_REDIRECT)
             new.redirect = to_int(a[i])
             if new.redirect not in c.server.clients:
-                raise RedisError("ERR The client ID you want redirect to does not exist")
+                raise RedisError(TRACKING_NO_REDIRECT_CLIENT)
         elif opt == b"BCAST":
             new.bcast = True
         elif opt == b"OPTIN":
@@ -532,21 +537,14 @@ def client_tracking(c, a):
 def client_caching(c, a):
     t = c.tracking
     if t is None:
-        raise RedisError(
-            "ERR CLIENT CACHING can be called only when the client is in tracking mode "
-            "with OPTIN or OPTOUT mode enabled"
-        )
+        raise RedisError(CACHING_NOT_TRACKING)
     opt = a[2].upper()
     if opt == b"YES":
         if not t.optin:
-            raise RedisError(
-                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
-            )
+            raise RedisError(CACHING_YES_NOT_OPTIN)
     elif opt == b"NO":
         if not t.optout:
-            raise RedisError(
-                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
-            )
+            raise RedisError(CACHING_NO_NOT_OPTOUT)
     else:
         raise RedisError(SYNTAX)
     t.caching = True
