@@ -111,6 +111,61 @@ def parse_pct(value: Any) -> int:
     return parse_int(0, 100)(value)
 
 
+# Keyspace notification classes (Redis's server.h NOTIFY_*), by notify-keyspace-events
+# letter; respike/resp/notify.py publishes by them.
+NOTIFY_KEYSPACE, NOTIFY_KEYEVENT = 1 << 0, 1 << 1
+NOTIFY_LETTERS = {
+    "g": 1 << 2,
+    "$": 1 << 3,
+    "l": 1 << 4,
+    "s": 1 << 5,
+    "h": 1 << 6,
+    "z": 1 << 7,
+    "x": 1 << 8,
+    "e": 1 << 9,
+    "t": 1 << 10,
+    "m": 1 << 11,
+    "d": 1 << 13,
+    "n": 1 << 14,
+    "K": NOTIFY_KEYSPACE,
+    "E": NOTIFY_KEYEVENT,
+}
+NOTIFY_ALL = sum(NOTIFY_LETTERS[c] for c in "g$lshzxetd")  # 'A' (not m, not n)
+
+
+def notify_flags(text: str) -> int:
+    """notify-keyspace-events letters -> class bits, as Redis's keyspaceEventsStringToFlags."""
+    flags = 0
+    for ch in text:
+        bit = NOTIFY_ALL if ch == "A" else NOTIFY_LETTERS.get(ch)
+        if bit is None:
+            raise ValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+        flags |= bit
+    return flags
+
+
+def notify_text(flags: int) -> str:
+    """The letters CONFIG GET answers for `flags` (Redis's keyspaceEventsFlagsToString)."""
+    if flags & NOTIFY_ALL == NOTIFY_ALL:
+        out = "A"  # (Redis then leaves n out, though it stays on)
+    else:
+        out = "".join(c for c in "g$lshzxetdn" if flags & NOTIFY_LETTERS[c])
+    return out + "".join(c for c in "KEm" if flags & NOTIFY_LETTERS[c])
+
+
+def parse_notify_events(value: Any) -> str:
+    """A notify-keyspace-events value, kept as given (shown normalized: Redis's spelling
+    of `AKEn` is `AKE`, yet n stays on)."""
+    if not isinstance(value, str):
+        raise ValueError("expected a string of event class letters")
+    notify_flags(value)
+    return value
+
+
+def show_notify_events(value: str) -> str:
+    return notify_text(notify_flags(value))
+
+
 # --- declarations --------------------------------------------------------------------
 
 
@@ -230,6 +285,15 @@ NODE_SETTINGS = _defaults(
             1000,
             "Milliseconds a record UDF (AS.APPLY) may run before it fails with UDF_BAD_RESPONSE.",
             dynamic=True,
+        ),
+        Setting(
+            "notify-keyspace-events",
+            parse_notify_events,
+            "",
+            "Keyspace notifications to publish, as Redis's class letters (K keyspace, E "
+            "keyevent; g $ l s h z x e t m d n, A for g$lshzxetd); empty: none.",
+            dynamic=True,
+            show=show_notify_events,
         ),
         Setting("metrics-port", parse_int(0, 65535), 0, "Prometheus text endpoint port (0 = off)."),
         Setting(

@@ -113,6 +113,41 @@ FUNCTION_NOT_FOUND = "ERR Function not found"
 FUNCTION_RO_WRITE = "ERR Can not execute a script with write flag using *_ro command."
 LIBRARY_NOT_FOUND = "ERR Library not found"
 
+# Client-side caching (src/networking.c clientCommand, tracking.c).
+TRACKING_PREFIX_NEEDS_BCAST = "ERR PREFIX option requires BCAST mode to be enabled"
+TRACKING_BCAST_SWITCH = (
+    "ERR You can't switch BCAST mode on/off before disabling tracking for this client, "
+    "and then re-enabling it with a different mode."
+)
+TRACKING_OPT_WITH_BCAST = "ERR OPTIN and OPTOUT are not compatible with BCAST"
+TRACKING_OPTIN_AND_OPTOUT = "ERR You can't specify both OPTIN mode and OPTOUT mode"
+TRACKING_OPT_SWITCH = (
+    "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, "
+    "and then re-enabling it with a different mode."
+)
+TRACKING_ONE_REDIRECT = "ERR A client can only redirect to a single other client"
+TRACKING_NO_REDIRECT_CLIENT = "ERR The client ID you want redirect to does not exist"
+CACHING_NOT_TRACKING = (
+    "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN "
+    "or OPTOUT mode enabled"
+)
+CACHING_YES_NOT_OPTIN = (
+    "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+)
+CACHING_NO_NOT_OPTOUT = (
+    "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+)
+
+
+def prefix_overlap(prefix: str, other: str, provided: bool) -> str:
+    """checkPrefixCollisionsOrReply: `other` already registered, or (`provided`) given in
+    the same command."""
+    where = "another provided prefix" if provided else "an existing prefix"
+    return (
+        f"ERR Prefix '{prefix}' overlaps with {where} '{other}'. "
+        "Prefixes for a single client must not overlap."
+    )
+
 
 def busy_error(is_function: bool) -> str:
     what = "FUNCTION KILL" if is_function else "SCRIPT KILL"

@@ -102,6 +102,7 @@ class Node:
             if ns_name is None and key == "log-level":
                 logging.getLogger("respike").setLevel(self.node_config["log-level"].upper())
         self.udfs.time_limit_ms = self.node_config["udf-time-limit"]
+        self.server.set_notify(self.node_config["notify-keyspace-events"])
         if self.cluster is not None:
             self.cluster.reconfigure()
 

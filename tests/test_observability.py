@@ -273,6 +273,7 @@ NODE_DYNAMIC = {
     "redirect-mode": "proxy",
     "udf-time-limit": "250",
     "busy-reply-threshold": "2000",
+    "notify-keyspace-events": "KEA",
 }
 STATIC = [
     "replication-factor",

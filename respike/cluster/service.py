@@ -246,6 +246,7 @@ class ClusterService:
         self.node.clustered = active
         self.server.route = self.route if active else None
         self.server.cluster_publish = self.publish if active else None
+        self.server.set_mastered(*((self.masters, self.holds) if active else (None, None)))
         for ns in self.engine.namespaces.values():
             ns.keep_tombstones = active
             ns.on_write = (lambda key, rec, ns=ns: self._replicate(ns, key)) if active else None
@@ -273,6 +274,17 @@ class ClusterService:
         replicas = len(plan.parts[pid].replicas) - 1 if plan is not None else 0
         self.engine.last_replication = (txn, replicas)
         self._flush_soon()
+
+    def masters(self, key: bytes) -> bool:
+        """Whether this node masters `key`'s partition (keyspace notifications)."""
+        route = self.core.route(self.engine.namespace_for(key).name, hash_slot(key) >> 2)
+        return route.kind == LOCAL
+
+    def holds(self, key: bytes) -> bool:
+        """Whether this node keeps a copy of `key` (master or replica): then every change
+        of the key reaches it (client tracking)."""
+        plan = self.core.plan(self.engine.namespace_for(key).name)
+        return plan is not None and self.core.node_id in plan.parts[hash_slot(key) >> 2].replicas
 
     def replicas_holding(self, write: tuple[int, int]) -> int:
         """How many replicas hold a write (WAIT): all of them once nothing is pending."""

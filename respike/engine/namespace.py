@@ -79,6 +79,20 @@ class Counters:
 
 WriteHook = Callable[[bytes, "Record | None"], None]
 
+# What happened to a key, as told to the change listener (`Namespace.on_change`): the
+# resp layer turns these into keyspace notifications and client-side-caching
+# invalidations; the engine itself knows nothing of either.
+WRITTEN: Final = 1  # a client write changed an existing record
+CREATED: Final = 2  # a client write created the record
+DELETED: Final = 3  # a client delete
+EXPIRED: Final = 4  # its void-time passed (found by a read or by nsup)
+EVICTED: Final = 5  # removed by the evictor
+TRUNCATED: Final = 6  # removed by a truncate (key None: a truncate began, whole or of a set)
+COPIED: Final = 7  # a replica or migrated copy replaced it
+DROPPED: Final = 8  # its partition left this node
+# on_change(key, what): key None means every key of the namespace.
+ChangeListener = Callable[["bytes | None", int], None]
+
 
 class Namespace:
     def __init__(
@@ -100,6 +114,7 @@ class Namespace:
         self.set_objects: dict[bytes, int] = {}
         self.cutoffs: dict[bytes | None, int] = {}  # truncate points: set (None = all) -> lut
         self.on_write: WriteHook | None = None
+        self.on_change: ChangeListener | None = None  # None unless someone listens
         # Durable deletes (kept while clustered, so a stale copy elsewhere cannot bring a
         # deleted record back during migrations): partition -> key -> (generation, lut).
         self.keep_tombstones = False
@@ -144,10 +159,14 @@ class Namespace:
         if rec.void and rec.void <= self.clock.ms:
             self._remove(key, rec)
             self.stats.expired_objects += 1
+            if self.on_change is not None:
+                self.on_change(key, EXPIRED)
             return None
         if self.cutoffs and self._truncated(key, rec):
             self._remove(key, rec)
             self.stats.truncated_objects += 1
+            if self.on_change is not None:
+                self.on_change(key, TRUNCATED)
             return None
         return rec
 
@@ -218,6 +237,7 @@ class Namespace:
             self.last_lut = lut
         if void < 0 and (rec is None or void == DEFAULT):
             void = lut + self.default_ttl_ms if self.default_ttl_ms else 0
+        created = rec is None
         if rec is None:
             gen = 1
             if self.tombstones:
@@ -244,6 +264,8 @@ class Namespace:
         self.stats.client_write_success += 1
         if self.on_write is not None:
             self.on_write(key, rec)
+        if self.on_change is not None:
+            self.on_change(key, CREATED if created else WRITTEN)
         return rec
 
     # --- one-bin operations: the hot Redis writes, here so that they run compiled --------
@@ -316,6 +338,8 @@ class Namespace:
             self.tombstones.setdefault(partition_of(key), {})[key] = (gen, lut)
         if self.on_write is not None:
             self.on_write(key, None)
+        if self.on_change is not None:
+            self.on_change(key, DELETED)
         return True
 
     # --- copies from other nodes (replication, migration) --------------------------------
@@ -339,6 +363,8 @@ class Namespace:
         """Make `key` exactly this copy (the cluster decided it wins). No limits apply and
         the write hook is not called: a replica or migrated copy is not a client write."""
         rec = self.storage.get(key)
+        if self.on_change is not None:
+            self.on_change(key, COPIED)
         if tombstone:
             if rec is not None:
                 self._remove(key, rec)
@@ -374,6 +400,8 @@ class Namespace:
             rec = self.storage.get(key)
             if rec is not None:
                 self._remove(key, rec)
+                if self.on_change is not None:
+                    self.on_change(key, DROPPED)
         self.tombstones.pop(pid, None)
         return len(keys)
 
@@ -429,6 +457,8 @@ class Namespace:
         # Records written from now on must be newer than the cutoff.
         self.last_lut = max(self.last_lut, cutoff + 1)
         name = setname or None
+        if self.on_change is not None:  # (then each record of a set, where known now)
+            self.on_change(None, TRUNCATED)
         if self.persistent:
             self.cutoffs[name] = max(cutoff, self.cutoffs.get(name, 0))
             self.storage.truncated(name, cutoff)
@@ -452,6 +482,8 @@ class Namespace:
             if name is None or split_key(key, self.namespaces)[1] == name:
                 self._remove(key, rec)
                 self.stats.truncated_objects += 1
+                if self.on_change is not None:
+                    self.on_change(key, TRUNCATED)
         return cutoff
 
     def _truncated(self, key: bytes, rec: Record) -> bool:
@@ -476,14 +508,19 @@ class Namespace:
             for key, rec in self.storage.sweep_candidates(pid, now, evict_before, cutoffs):
                 if rec.void and rec.void <= now:
                     self.stats.expired_objects += 1
+                    what = EXPIRED
                 elif cutoffs and self._truncated(key, rec):
                     self.stats.truncated_objects += 1
+                    what = TRUNCATED
                 elif rec.void and rec.void < evict_before:
                     self.stats.evicted_objects += 1
+                    what = EVICTED
                 else:
                     continue
                 self._remove(key, rec)
                 removed += 1
+                if self.on_change is not None:
+                    self.on_change(key, what)
             yield removed
         # Purged everything older than the cutoffs taken at the start of the round.
         for name, cutoff in cutoffs.items():

@@ -176,6 +176,7 @@ class Client:
         self.router: Router = server.engine.router  # (typed: commands call it natively)
         self._multi: list[list[bytes]] | None = None
         self._authenticated = not server.node_config["requirepass"]
+        self.tracking: Any = None  # CLIENT TRACKING ON's options (resp/tracking.py)
         self._pubsub_mode = False  # has a subscription (resp/pubsub.py keeps it)
         self._update_special()
         self.multi_failed = False
@@ -417,10 +418,16 @@ class Client:
         """Run a command, timing it for its latency histogram and the slow log."""
         cmd.calls += 1
         start = perf_counter_ns()
+        server = self.server
+        observed = server.notifier is not None or server.tracking.count > 0
+        if observed:
+            server.command_started(self)
         try:
             reply = cmd.handler(self, args)
         except Exception as exc:
             reply = self._failed(cmd, exc, args)
+        if observed:
+            server.command_done(self, cmd, args)
         if self.waits:
             reply = self._after_waits(reply)
         usec = (perf_counter_ns() - start) // 1000
@@ -476,11 +483,14 @@ class Client:
             return QUEUED
         if self.server.route is not None and cmd.keyed:
             try:
-                return self.server.route(self, cmd, args)
+                reply = self.server.route(self, cmd, args)
             except RedisError as exc:
-                return error(exc.text)
+                reply = error(exc.text)
             except RecordError as exc:
-                return error(exc.reply_text())
+                reply = error(exc.reply_text())
+            if reply is not None and self.tracking is not None:
+                reply = self.server.routed(self, cmd, args, reply)
+            return reply
         return None
 
     @property
@@ -518,10 +528,14 @@ class Client:
         self._update_special()
 
     def _update_special(self) -> None:
+        # Notifications name each command's changes, tracking remembers what this
+        # connection reads: both need every command to go through `execute`.
         self.special = (
             not self._authenticated
             or self._multi is not None
             or self.server.route is not None
+            or self.server.notifier is not None
+            or self.tracking is not None
             or self._pubsub_mode
         )
 

@@ -10,10 +10,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..config import NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, notify_flags
 from .client import Client
+from .notify import Notifier
 from .pubsub import PubSub
 from .stats import SlowLog
 from .table import CommandTable
+from .tracking import Tracking
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
@@ -50,6 +53,115 @@ class RespServer:
         self._listeners: list[socket.socket] | None = None
         # Bound at start: asyncio.get_running_loop() costs a getpid() system call each time.
         self.loop: asyncio.AbstractEventLoop | None = None
+        # Keyspace notifications and client tracking (resp/notify.py, resp/tracking.py):
+        # the engine's change listener is installed only while either wants it.
+        self.tracking = Tracking(self.clients)
+        self.notifier: Notifier | None = None
+        self.mastered: Callable[[bytes], bool] | None = None  # set while clustered
+        self.holds: Callable[[bytes], bool] | None = None  # (master or replica copy here)
+        self._idle_scheduled = False
+        self.set_notify(node_config["notify-keyspace-events"])
+
+    # --- keyspace notifications and tracking ---------------------------------------------
+
+    def set_notify(self, text: str) -> None:
+        """notify-keyspace-events changed: notify by these classes (none without K or E)."""
+        flags = notify_flags(text)
+        wanted = flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT) and flags & ~(
+            NOTIFY_KEYSPACE | NOTIFY_KEYEVENT
+        )
+        if not wanted:
+            self.notifier = None
+        elif self.notifier is None:
+            self.notifier = Notifier(flags, self._publish)
+            self.notifier.mastered = self.mastered
+        else:
+            self.notifier.flags = flags
+        self.listen()
+        for client in self.clients.values():
+            client._update_special()
+
+    def set_mastered(
+        self,
+        mastered: Callable[[bytes], bool] | None,
+        holds: Callable[[bytes], bool] | None = None,
+    ) -> None:
+        """Clustered: notify only for keys whose partition this node masters; `holds`
+        says whether a copy of the key is here (its changes reach this node)."""
+        self.mastered = mastered
+        self.holds = holds
+        if self.notifier is not None:
+            self.notifier.mastered = mastered
+
+    def listen(self) -> None:
+        """Install (or remove) the engine's change listener on every namespace."""
+        on = self.notifier is not None or self.tracking.count > 0
+        for ns in self.engine.namespaces.values():
+            ns.on_change = self._changed if on else None
+
+    def _publish(self, channel: bytes, message: bytes) -> None:
+        self.pubsub.publish(channel, message)
+
+    def _changed(self, key: bytes | None, what: int) -> None:
+        if self.tracking.count:
+            self.tracking.changed(key, what)
+        notifier = self.notifier
+        if notifier is not None:
+            notifier.changed(key, what)
+            if not self._idle_scheduled:  # changes no command names (nsup, ...)
+                self._idle_scheduled = True
+                (self.loop or asyncio.get_running_loop()).call_soon(self._notify_idle)
+
+    def _notify_idle(self) -> None:
+        self._idle_scheduled = False
+        if self.notifier is not None:
+            self.notifier.idle()
+
+    def command_started(self, client: Client) -> None:
+        self.tracking.current = client
+
+    def command_done(self, client: Client, cmd: Command, args: list[bytes]) -> None:
+        """After each command run through Client.execute (or a script's redis.call):
+        name its key changes for the notifications; remember the keys a tracking
+        connection read; CLIENT CACHING applies to the next command only."""
+        if self.notifier is not None:
+            self.notifier.command_done(cmd.name, args)
+        state = client.tracking
+        if state is not None:
+            if cmd.readonly and not state.bcast:
+                self.tracking.remember(client, [args[i] for i in cmd.key_positions(args)])
+            if state.caching and cmd.name != "client" and client.multi is None:
+                state.caching = False  # (kept across CLIENT commands and MULTI, as Redis)
+        self.tracking.current = None
+
+    def routed(self, client: Client, cmd: Command, args: list[bytes], reply: Any) -> Any:
+        """A tracking connection's command that cluster routing answered (proxied to the
+        key's master): `command_done` does not see it, so remember its keys here, before
+        the answer comes (a change meanwhile invalidates). A copy held here (a replica's)
+        is invalidated when the master's write arrives; a key with no copy here changes
+        out of this node's sight, so its invalidation follows the reply at once (the
+        client may not cache it) rather than never."""
+        state = client.tracking
+        keys = self._keys(cmd, args)
+        remembered = cmd.readonly and not state.bcast and self.tracking.remember(client, keys)
+        if state.caching and client.multi is None:
+            state.caching = False  # (CLIENT CACHING applies to this command only)
+        holds = self.holds
+        away = [k for k in keys if holds is not None and not holds(k)]
+        if not remembered or not away:
+            return reply
+        if reply.__class__ is bytes:  # -MOVED, an error: nothing was read
+            self.tracking.forget(client, away, tell=False)
+            return reply
+        return self._invalidate_after(client, away, reply)
+
+    @staticmethod
+    def _keys(cmd: Command, args: list[bytes]) -> list[bytes]:
+        return [args[i] for i in cmd.key_positions(args)]
+
+    async def _invalidate_after(self, client: Client, keys: list[bytes], reply: Any) -> bytes:
+        got = await reply
+        return got + self.tracking.forget(client, keys)
 
     def flush_later(self, client: Client) -> None:
         """Write `client`'s replies once this loop iteration has read every ready
@@ -95,6 +207,9 @@ class RespServer:
         return True
 
     def unregister(self, client: Client) -> None:
+        if client.tracking is not None:
+            self.tracking.disable(client)
+            self.listen()
         if client.pubsub_mode:
             self.pubsub.drop(client)
         if self.clients.pop(client.id, None) is not None:

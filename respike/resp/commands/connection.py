@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from ...errors import (
     AUTH_NO_PASSWORD,
+    CACHING_NO_NOT_OPTOUT,
+    CACHING_NOT_TRACKING,
+    CACHING_YES_NOT_OPTIN,
     DB_OUT_OF_RANGE,
     SYNTAX,
+    TRACKING_NO_REDIRECT_CLIENT,
+    TRACKING_ONE_REDIRECT,
     WRONGPASS,
     RedisError,
     wrong_arity,
 )
 from ..encode import OK, PONG, Verbatim, bulk, encode, integer
 from ..table import command, container, help_reply
+from ..tracking import ClientTracking
 from .args import to_int
 
 G = "connection"
@@ -197,6 +203,7 @@ def reset(c, a):
     c.name = b""
     c.readonly = c.asking = c.cluster_aware = False
     c.authenticated = not c.server.node_config["requirepass"]
+    tracking_off(c)
     return b"+RESET\r\n"
 
 
@@ -207,20 +214,23 @@ def client_info(c, me, running: str = "") -> str:
     """One CLIENT LIST line; the caller's own line names the command it is running
     (`running`), as Redis's does."""
     now = c.clock.ms
-    flags = "x" if c.multi is not None else ("b" if c.blocked else "")
     subs = c.server.pubsub.of(c)
-    if subs is not None:
-        flags += "P"
     sub, psub, ssub = (
         (0, 0, 0) if subs is None else (len(subs.channels), len(subs.patterns), len(subs.shard))
     )
+    # Redis's order: P x b t R B
+    flags = ("P" if subs is not None else "") + ("x" if c.multi is not None else "")
+    flags += "b" if c.blocked else ""
+    t = c.tracking
+    if t is not None:
+        flags += "t" + ("R" if t.broken else "") + ("B" if t.bcast else "")
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('utf-8', 'replace')} "
         f"age={(now - c.created) // 1000} idle={(now - c.last_active) // 1000} flags={flags or 'N'} "
         f"db=0 sub={sub} psub={psub} ssub={ssub} "
         f"multi={len(c.multi) if c.multi is not None else -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
         f"rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={running if c is me and running else c.last_command} user=default "
-        f"redir=-1 resp={c.proto} lib-name={c.lib_name.decode('utf-8', 'replace')} "
+        f"redir={t.redirect if t is not None else -1} resp={c.proto} lib-name={c.lib_name.decode('utf-8', 'replace')} "
         f"lib-ver={c.lib_ver.decode('utf-8', 'replace')}\n"
     )
 
@@ -452,6 +462,137 @@ def client_no_evict(c, a):
 )
 def client_no_touch(c, a):
     return client_no_evict(c, a)
+
+
+def tracking_off(c) -> None:
+    if c.tracking is not None:
+        c.server.tracking.disable(c)
+        c.server.listen()
+        c._update_special()
+
+
+@command(
+    "client|tracking",
+    -3,
+    "noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Controls server-assisted client-side caching for the connection.",
+    "ON|OFF [REDIRECT client-id:integer] [PREFIX prefix]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP]",
+    since="6.0.0",
+    complexity="O(1). Some options may introduce additional complexity.",
+    example="CLIENT TRACKING ON BCAST PREFIX user:",
+)
+def client_tracking(c, a):
+    new = ClientTracking()
+    prefixes: list[bytes] = []
+    i = 3
+    while i < len(a):
+        opt = a[i].upper()
+        more = i + 1 < len(a)
+        if opt == b"REDIRECT" and more:
+            i += 1
+            if new.redirect:
+                raise RedisError(TRACKING_ONE_REDIRECT)
+            new.redirect = to_int(a[i])
+            if new.redirect not in c.server.clients:
+                raise RedisError(TRACKING_NO_REDIRECT_CLIENT)
+        elif opt == b"BCAST":
+            new.bcast = True
+        elif opt == b"OPTIN":
+            new.optin = True
+        elif opt == b"OPTOUT":
+            new.optout = True
+        elif opt == b"NOLOOP":
+            new.noloop = True
+        elif opt == b"PREFIX" and more:
+            i += 1
+            prefixes.append(a[i])
+        else:
+            raise RedisError(SYNTAX)
+        i += 1
+    mode = a[2].upper()
+    if mode == b"ON":
+        c.server.tracking.enable(c, new, prefixes)
+        c.server.listen()
+        c._update_special()
+    elif mode == b"OFF":
+        tracking_off(c)
+    else:
+        raise RedisError(SYNTAX)
+    return OK
+
+
+@command(
+    "client|caching",
+    3,
+    "noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Instructs the server whether to track the keys in the next request.",
+    "YES|NO",
+    since="6.0.0",
+    example="CLIENT CACHING YES",
+)
+def client_caching(c, a):
+    t = c.tracking
+    if t is None:
+        raise RedisError(CACHING_NOT_TRACKING)
+    opt = a[2].upper()
+    if opt == b"YES":
+        if not t.optin:
+            raise RedisError(CACHING_YES_NOT_OPTIN)
+    elif opt == b"NO":
+        if not t.optout:
+            raise RedisError(CACHING_NO_NOT_OPTOUT)
+    else:
+        raise RedisError(SYNTAX)
+    t.caching = True
+    return OK
+
+
+@command(
+    "client|getredir",
+    2,
+    "noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Returns the client ID to which the connection's tracking notifications are redirected.",
+    "",
+    since="6.0.0",
+    example="CLIENT GETREDIR",
+)
+def client_getredir(c, a):
+    return integer(c.tracking.redirect if c.tracking is not None else -1)
+
+
+@command(
+    "client|trackinginfo",
+    2,
+    "noscript loading stale",
+    (0, 0, 0),
+    G,
+    "Returns information about server-assisted client-side caching for the connection.",
+    "",
+    since="6.2.0",
+    example="CLIENT TRACKINGINFO",
+)
+def client_trackinginfo(c, a):
+    t = c.tracking
+    flags = ["on", *t.flags()] if t is not None else ["off"]
+    redirect = t.redirect if t is not None else -1
+    prefixes = list(t.prefixes) if t is not None else []
+    body = (
+        b"$5\r\nflags\r\n"
+        + (b"~%d\r\n" if c.proto == 3 else b"*%d\r\n") % len(flags)
+        + b"".join(bulk(f.encode()) for f in flags)
+        + b"$8\r\nredirect\r\n"
+        + integer(redirect)
+        + b"$8\r\nprefixes\r\n"
+        + b"*%d\r\n" % len(prefixes)
+        + b"".join(bulk(p) for p in prefixes)
+    )
+    return (b"%3\r\n" if c.proto == 3 else b"*6\r\n") + body
 
 
 @command(

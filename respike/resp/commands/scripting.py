@@ -131,6 +131,8 @@ class Caller:
             reply = cmd.handler(c, argv)
         except Exception as exc:
             reply = c._failed(cmd, exc, argv)
+        if c.server.notifier is not None:  # the command's keyspace events, as Redis
+            c.server.notifier.command_done(cmd.name, argv)
         if reply.__class__ is not bytes:
             _discard(reply)
             return _DEFERRED
