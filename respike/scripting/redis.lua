@@ -467,11 +467,15 @@ local function load_library(code)
 end
 
 -- The count hook: every `every` instructions the host checks the time (and SCRIPT KILL);
--- once it says stop, the hook fires at every instruction so a pcall cannot swallow it.
+-- once it says stop, the hook fires at every instruction of the script's own code so a
+-- pcall cannot swallow it (this file's code, the error handler and the reply, runs on).
 local function hook()
   local stop = pytick()
   if stop ~= nil then
-    dbg.sethook(function() error({ err = stop }) end, '', 1)
+    dbg.sethook(function()
+      local i = dbg.getinfo(2, 'S')
+      if i ~= nil and i.source ~= PRELUDE then error({ err = stop }) end
+    end, '', 1)
     error({ err = stop })
   end
 end

@@ -30,6 +30,8 @@ log = logging.getLogger("respike.scripts")
 
 FUNCTIONS = "functions"  # the catalog module holding libraries (name -> code)
 HOOK_EVERY = 100_000  # Lua instructions between two looks at the clock
+# The error a killed script or function ends with (Redis says SCRIPT KILL for both).
+KILLED = b"ERR Script killed by user with SCRIPT KILL..."
 SCRIPT_FLAGS = frozenset(
     {"no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"}
 )
@@ -294,8 +296,8 @@ class Scripting:
         if running.killed:
             self._clear_hook()
             self._arm(HOOK_EVERY)
-            what = "FUNCTION KILL" if running.is_function else "SCRIPT KILL"
-            return False, f"ERR Script killed by user with {what}...".encode()
+            if ok or not out.startswith(KILLED):  # it ended otherwise as it was killed
+                return False, KILLED
         return ok, out
 
     def tick(self) -> bytes | None:
@@ -315,7 +317,7 @@ class Scripting:
                 running.threshold_ms,
             )
         running.on_busy()
-        return b"ERR Script killed by user" if running.killed else None
+        return KILLED if running.killed else None
 
     # --- libraries ---------------------------------------------------------------------
 

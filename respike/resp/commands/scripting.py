@@ -316,8 +316,7 @@ def _busy_commands(scripting: Scripting) -> dict:
             return error(UNKILLABLE)
         wanted = a[0].lower() == b"function"
         if wanted != running.is_function:
-            other = "SCRIPT KILL" if running.is_function else "FUNCTION KILL"
-            return error(f"BUSY {other} is the command to stop what is running now")
+            return error(busy_error(running.is_function))  # the other KILL is the one
         running.killed = True
         return OK
 
