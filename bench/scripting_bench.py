@@ -8,6 +8,10 @@ server CPU time per request of both, with the ratios. The default script is the 
 
     python bench/scripting_bench.py [--pipelines 16,1] [--requests 200000] [--clients 50]
                                     [--reps 3] [--script "return redis.call('get', KEYS[1])"]
+                                    [--baseline /path/to/another/respike/checkout]
+
+--baseline runs a third server, respike from another checkout (its own compiled modules,
+if built), in the same alternation: before/after figures from one run.
 """
 
 from __future__ import annotations
@@ -61,22 +65,28 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--script", default=SCRIPT)
+    parser.add_argument("--baseline", default="", help="another respike checkout to compare")
     args = parser.parse_args()
     if shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None:
         sys.exit("redis-benchmark and redis-server are needed (make tools installs them)")
     node = NodeProcess().start()
+    nodes = [node]
     redis, redis_port, workdir = start_redis(["--appendonly", "no"])
     try:
         servers = {"respike": (node.port, node.proc.pid), "redis": (redis_port, redis.pid)}
+        if args.baseline:
+            nodes.append(start_baseline(args.baseline))
+            servers["baseline"] = (nodes[-1].port, nodes[-1].proc.pid)  # type: ignore[union-attr]
         shas = {name: script_load(port, args.script) for name, (port, _) in servers.items()}
         if len(set(shas.values())) != 1:
             sys.exit(f"the servers disagree on the script's sha: {shas}")
         sha = shas["respike"]
         print(f"script: {args.script}")
         print(f"redis-benchmark -c {args.clients} evalsha {sha} 1 key, median of {args.reps}")
+        base = " | baseline req/s | baseline ratio | baseline CPU µs/req" if args.baseline else ""
         print("| -P | requests | respike req/s | redis req/s | ratio | respike CPU µs/req | "
-              "redis CPU µs/req |")  # fmt: skip
-        print("|" + "---|" * 7)
+              f"redis CPU µs/req{base} |")  # fmt: skip
+        print("|" + "---|" * (10 if args.baseline else 7))
         for pipeline in (int(p) for p in args.pipelines.split(",")):
             n = args.requests if pipeline > 1 else max(args.requests // 4, 20_000)
             results: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}
@@ -87,11 +97,33 @@ def main() -> None:
             theirs = statistics.median(r[0] for r in results["redis"])
             our_cpu = statistics.median(r[1] for r in results["respike"])
             their_cpu = statistics.median(r[1] for r in results["redis"])
-            print(f"| {pipeline} | {n} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} | "
-                  f"{our_cpu:.2f} | {their_cpu:.2f} |")  # fmt: skip
+            line = (f"| {pipeline} | {n} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} | "
+                    f"{our_cpu:.2f} | {their_cpu:.2f} |")  # fmt: skip
+            if args.baseline:
+                was = statistics.median(r[0] for r in results["baseline"])
+                was_cpu = statistics.median(r[1] for r in results["baseline"])
+                line += f" {was:,.0f} | {was / theirs:.2f} | {was_cpu:.2f} |"
+            print(line)
     finally:
-        node.cleanup()
+        for n in nodes:
+            n.cleanup()
         stop_redis(redis, workdir)
+
+
+def start_baseline(checkout: str) -> NodeProcess:
+    """A node running another checkout's respike: started from that directory with it on
+    PYTHONPATH (`python -m` puts the working directory first on the path)."""
+    before, cwd = os.environ.get("PYTHONPATH"), os.getcwd()
+    os.environ["PYTHONPATH"] = os.path.abspath(checkout)
+    os.chdir(checkout)
+    try:
+        return NodeProcess().start()
+    finally:
+        os.chdir(cwd)
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 if __name__ == "__main__":

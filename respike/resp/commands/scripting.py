@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -97,6 +98,19 @@ def _split(a: list[bytes], at: int) -> tuple[list[bytes], list[bytes]]:
 # --- redis.call ---------------------------------------------------------------------------
 
 
+class _Entry:
+    """What running one command from a script needs, read once from its declaration:
+    compiled, these fields are C struct members, the declaration's are attribute lookups."""
+
+    def __init__(self, cmd: Any) -> None:
+        self.cmd = cmd
+        self.handler: Callable[..., Any] = cmd.handler
+        self.arity: int = cmd.arity
+        self.min_args: int = cmd.min_args
+        self.write: bool = cmd.write
+        self.keyed: bool = cmd.keyed
+
+
 class Caller(scripts.Caller):
     """Runs a script's `redis.call`s on its connection: the command's own handler, its
     reply turned back into Lua values (Redis's conversion rules, in the script's
@@ -112,7 +126,7 @@ class Caller(scripts.Caller):
         self.route: Any = None
         # Commands a script may run that have no subcommands, by their spelling: the
         # checks that hold for every call of them made once.
-        self.plain: dict[bytes, Any] = {}
+        self.plain: dict[bytes, _Entry] = {}
         self.on_busy = self._serve_others  # bound once, handed to every Running
 
     def begin(self, c: Client, readonly: bool, running: Running) -> None:
@@ -129,27 +143,28 @@ class Caller(scripts.Caller):
         c = self.c
         if c is None:
             return _NOT_RUNNING
-        cmd = self.plain.get(argv[0])
-        if cmd is not None:
+        entry = self.plain.get(argv[0])
+        if entry is not None:
             argc = len(argv)
-            if argc != cmd.arity and (cmd.arity > 0 or argc < cmd.min_args):
+            if argc != entry.arity and (entry.arity > 0 or argc < entry.min_args):
                 return _ARITY
-            write = cmd.write
+            cmd, handler, write, keyed = entry.cmd, entry.handler, entry.write, entry.keyed
         else:
             found = self._allowed(c, argv)
             if found.__class__ is CallError:
                 return found
             cmd, write = found
+            handler, keyed = cmd.handler, cmd.keyed
         if write:
             if self.readonly:
                 return _WRITE_READONLY
             self.running.wrote = True  # type: ignore[union-attr]
-        if self.route is not None and cmd.keyed and not self._local(cmd, argv):
+        if keyed and self.route is not None and not self._local(cmd, argv):
             return _NON_LOCAL
         c.proto = self.resp
         cmd.calls += 1
         try:
-            reply = cmd.handler(c, argv)
+            reply = handler(c, argv)
         except Exception as exc:
             reply = c._failed(cmd, exc, argv)
         if reply.__class__ is not bytes:
@@ -177,7 +192,7 @@ class Caller(scripts.Caller):
         if spec is None or "noscript" in spec.flags or "noscript" in cmd.flags:
             return _NOT_ALLOWED
         if spec is cmd and len(self.plain) < 256:
-            self.plain[argv[0]] = cmd
+            self.plain[argv[0]] = _Entry(cmd)
         return cmd, cmd.write or spec.write
 
     def _local(self, cmd, args: list[bytes]) -> bool:
