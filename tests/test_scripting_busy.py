@@ -169,12 +169,22 @@ def _killed_function(server: Server) -> dict:
         for name in ("spin", "spin_ro"):
             with _start(server, "FCALL", name, 0) as runner:
                 out[f"{name} busy"] = _busy_reply(other, "PING")
+                out[f"{name} stats"] = _running(admin.call("FUNCTION", "STATS"))
                 out[f"{name} script kill"] = _text(admin.call("SCRIPT", "KILL"))
                 out[f"{name} kill"] = admin.call("FUNCTION", "KILL")
                 out[f"{name} runner"] = _text(runner.read())
                 out[f"{name} after"] = other.call("PING")
         admin.call("CONFIG", "SET", "busy-reply-threshold", 5000)
     return out
+
+
+def _running(stats: list) -> dict:
+    """FUNCTION STATS's running_script, its duration checked and dropped."""
+    fields = dict(zip(stats[::2], stats[1::2], strict=True))
+    running = dict(zip(fields[b"running_script"][::2], fields[b"running_script"][1::2],
+                       strict=True))  # fmt: skip
+    assert running.pop(b"duration_ms") >= THRESHOLD_MS
+    return {**running, b"engines": fields[b"engines"]}
 
 
 def test_function_kill_matches_redis(ours, redis_ref):

@@ -340,7 +340,15 @@ def _busy_commands(scripting: Scripting) -> dict:
             os._exit(0)  # SHUTDOWN NOSAVE while busy: stop at once, as Redis does
         return error(busy_error(scripting.running is not None and scripting.running.is_function))
 
-    return {("script", "kill"): kill, ("function", "kill"): kill, ("shutdown", ""): shutdown}
+    def stats(c: Any, a: list[bytes]) -> bytes:
+        return _stats(scripting, getattr(c, "proto", 2))  # (a newcomer speaks RESP2)
+
+    return {
+        ("script", "kill"): kill,
+        ("function", "kill"): kill,
+        ("function", "stats"): stats,
+        ("shutdown", ""): shutdown,
+    }
 
 
 # --- EVAL -----------------------------------------------------------------------------
@@ -776,10 +784,23 @@ def function_restore(c, a):
     example="FUNCTION STATS",
 )
 def function_stats(c, a):
-    scripting = _scripting(c)
+    return _stats(_scripting(c), c.proto)
+
+
+def _stats(scripting: Scripting, proto: int) -> bytes:
+    """FUNCTION STATS: what runs now (answered while a script is busy, as Redis does) and
+    the libraries."""
+    running = scripting.running
+    now: dict[Any, Any] | None = None
+    if running is not None:
+        now = {
+            Status("name"): running.name.encode(),
+            Status("command"): running.command,
+            Status("duration_ms"): int((time.monotonic() - running.started) * 1000),
+        }
     return encode(
         {
-            Status("running_script"): None,
+            Status("running_script"): now,
             Status("engines"): {
                 Status("LUA"): {
                     Status("libraries_count"): len(scripting.libraries),
@@ -787,7 +808,7 @@ def function_stats(c, a):
                 }
             },
         },
-        c.proto,
+        proto,
     )
 
 
