@@ -32,6 +32,8 @@ MODULES = (
     "respike/resp/client.py",
     "respike/resp/commands/strings.py",
     "respike/resp/commands/hashes.py",
+    "respike/resp/commands/scripting.py",
+    "respike/scripting/scripts.py",
 )
 GROUP = "respike.engine.native"  # mypyc's shared runtime: respike/engine/native__mypyc*.so
 BUILD_DIR = os.path.join("build", "native")

@@ -514,9 +514,16 @@ class Config:
         return next(iter(self.namespaces))
 
 
+# Redis's older names of node settings: the config file, CONFIG GET and CONFIG SET take
+# either name for the one setting.
+NODE_ALIASES = {"lua-time-limit": "busy-reply-threshold"}
+
+
 def _apply(settings: dict[str, Setting], table: dict[str, Any], where: str) -> dict[str, Any]:
     values = {name: s.default for name, s in settings.items()}
     for key, raw in table.items():
+        if settings is NODE_SETTINGS:
+            key = NODE_ALIASES.get(key, key)
         setting = settings.get(key)
         if setting is None:
             raise ConfigError(f"{where}: unknown setting '{key}'")

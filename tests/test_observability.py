@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from respike.config import NAMESPACE_SETTINGS, NODE_SETTINGS
+from respike.config import NAMESPACE_SETTINGS, NODE_ALIASES, NODE_SETTINGS
 from respike.process import wait_until
 
 from .helpers import RawClient, as_map, info_dict, namespace_stats
@@ -319,7 +319,8 @@ def test_every_dynamic_setting_changes_at_run_time_and_static_ones_say_restart(s
             assert c.call("CONFIG", "SET", name, value) == b"OK", name
         after = as_map(c.call("CONFIG", "GET", "*"))
         changed = {k.decode() for k in after if after[k] != before.get(k)}
-        assert changed == {f"test.{n}" for n in DYNAMIC} | set(NODE_DYNAMIC)
+        aliases = {a for a, name in NODE_ALIASES.items() if name in NODE_DYNAMIC}
+        assert changed == {f"test.{n}" for n in DYNAMIC} | set(NODE_DYNAMIC) | aliases
         for name in STATIC:
             text = c.error("CONFIG", "SET", f"test.{name}", "1")
             assert "restart" in text, (name, text)

@@ -399,14 +399,14 @@ class ClusterService:
             return "spread", masters
         master = masters.pop()
         if master != core.node_id:
-            if client.readonly and not cmd.write and self._replica_here(targets):
+            if client.readonly and not cmd.routes_as_write and self._replica_here(targets):
                 return None  # READONLY connections may read a replica's copy
             return REMOTE, master
         waits = []
         for (ns, pid), key in targets.items():
             gate = (
                 core.write_gate(ns, pid, key, now)
-                if cmd.write
+                if cmd.routes_as_write
                 else core.read_gate(ns, pid, key, now)
             )
             if gate.kind == WAIT:
@@ -504,7 +504,7 @@ class ClusterService:
         ns, pid = next(iter(targets))
         txn, fut = self._forward(dest, args, client.proto, ns, pid)
         self.proxy_dest[txn] = dest
-        write = cmd is None or cmd.write
+        write = cmd is None or cmd.routes_as_write
         try:
             reply = await fut
         except MasterLeft:

@@ -50,6 +50,11 @@ class Newcomer:
 
 def serve_others(server: RespServer, running: Client, is_function: bool, allowed: Allowed) -> None:
     """Answer what other connections have sent, once, without blocking."""
+    # Replies made in the loop step the script started in wait for the step's end to be
+    # written (RespServer.flush_later): their clients would wait for them until the script
+    # ends, never sending what could be answered BUSY. Redis writes pending replies while
+    # busy too (beforeSleep in processEventsWhileBlocked).
+    server.flush_all()
     _accept(server)
     by_fd: dict[int, Any] = {n.sock.fileno(): n for n in server.newcomers if not n.closing}
     for client in list(server.clients.values()):

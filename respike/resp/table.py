@@ -80,6 +80,10 @@ class Command:
     subcommands: dict[str, Command] = field(default_factory=dict)
     doc_args: list[dict[str, Any]] = field(default_factory=list)
     write: bool = field(init=False, default=False)
+    # Routed as a write in a cluster (write gates, never a replica's copy, not retried
+    # when a proxied master leaves): a write, or a script or function that may write
+    # (EVAL, EVALSHA, FCALL: Redis's may_replicate).
+    routes_as_write: bool = field(init=False, default=False)
     readonly: bool = field(init=False, default=False)
     min_args: int = field(init=False, default=0)
     keyed: bool = field(init=False, default=False)
@@ -92,6 +96,7 @@ class Command:
 
     def __post_init__(self) -> None:
         self.write = "write" in self.flags
+        self.routes_as_write = self.write or "may_replicate" in self.flags
         self.readonly = "readonly" in self.flags
         self.min_args = -self.arity if self.arity < 0 else self.arity
         self.keyed = bool(self.first_key) or self.getkeys is not None

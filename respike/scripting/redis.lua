@@ -27,12 +27,14 @@ end
 
 -- --- the redis table --------------------------------------------------------------------
 
--- redis.call and redis.pcall are the host's own (Python) functions: to Lua they are C
--- functions, so `return redis.call(...)` keeps the script's frame (and an error its line)
--- as Redis's C redis.call does. An error of redis.call arrives as the host's exception
--- object and becomes Redis's {err=...} table wherever a script could see it.
-local call, pcall_ = host.call, host.pcall
+-- redis.call and redis.pcall are the host's own (Python) functions, bound once by
+-- `bind`: to Lua they are C functions, so `return redis.call(...)` keeps the script's
+-- frame (and an error its line) as Redis's C redis.call does. An error of redis.call
+-- arrives as the host's exception object and becomes Redis's {err=...} table wherever a
+-- script could see it.
+local function unbound() error('redis.call is only available while a script runs', 0) end
 local as_error = host.as_error
+local call_resp = 2  -- the protocol of redis.call's replies (redis.setresp), per run
 
 local function lua_error(e)
   if type(e) == 'userdata' then return as_error(e) end
@@ -41,6 +43,7 @@ end
 
 local function setresp(v)
   if v ~= 2 and v ~= 3 then error('RESP version must be 2 or 3.', 0) end
+  call_resp = v
   host.setresp(v)
 end
 
@@ -71,8 +74,8 @@ local function sha1hex(s)
 end
 
 local api = {
-  call = call,
-  pcall = pcall_,
+  call = unbound,
+  pcall = unbound,
   setresp = setresp,
   log = log,
   error_reply = error_reply,
@@ -207,8 +210,33 @@ local function getfenv_safe(f)
 end
 base.getfenv = getfenv_safe
 
+-- The globals of a script or library, read-only, with Redis's errors for a missing name
+-- and for any assignment: the sandbox's base, `redis` (and `server`) and _G (the
+-- environment itself). A name that exists is found by table lookups alone (the
+-- environment's __index is a table holding them), so a script's `redis.call` costs no
+-- Lua function call; only a missing name reaches a function, which asks `redis_of()`
+-- (what `redis` is now, for libraries: FUNCTION LOAD's table while they load) or fails.
+local function environment(redis_of)
+  local env = {}
+  local names = setmetatable({}, {
+    __index = function(_, n)
+      if n == 'redis' or n == 'server' then return redis_of() end
+      error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+    end,
+    __metatable = false,
+  })
+  for k, v in pairs(base) do rawset(names, k, v) end
+  rawset(names, '_G', env)
+  setmetatable(env, {
+    __index = names,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+  return env, names
+end
+
 -- A read-only table whose missing names are errors, as Redis's protected globals:
--- `lookup(name)` gives what the name holds.
+-- `lookup(name)` gives what the name holds (FUNCTION LOAD's redis table).
 local function strict(lookup)
   return setmetatable({}, {
     __index = function(_, n)
@@ -223,20 +251,10 @@ local function strict(lookup)
   })
 end
 
--- The globals of a script or library: the sandbox's base, `redis` (what `redis_of()`
--- gives now) and _G (the environment itself).
-local function environment(redis_of)
-  local env
-  env = strict(function(n)
-    if n == 'redis' or n == 'server' then return redis_of() end
-    if n == '_G' then return env end
-    return base[n]
-  end)
-  return env
-end
-
 local run_redis = readonly(api)
-local eval_env = environment(function() return run_redis end)
+local eval_env, eval_names = environment(function() return run_redis end)
+rawset(eval_names, 'redis', run_redis)  -- always the same for EVAL: found without a call
+rawset(eval_names, 'server', run_redis)
 
 -- --- errors -----------------------------------------------------------------------------
 
@@ -359,7 +377,7 @@ encode = function(v, out, proto)
   elseif t == 'table' then
     encode_table(v, out, proto)
   elseif t == 'boolean' then
-    if host.resp == 2 then
+    if call_resp == 2 then
       out[#out + 1] = v and ':1\r\n' or NULL[proto]
     elseif proto == 3 then
       out[#out + 1] = v and '#t\r\n' or '#f\r\n'
@@ -374,6 +392,7 @@ end
 local function reply_of(v, proto)
   local t = type(v)
   if t == 'string' then return bulk(v) end
+  if t == 'number' then return ':' .. format('%d', v) .. '\r\n' end
   local out = {}
   encode(v, out, proto)
   return concat(out)
@@ -381,11 +400,15 @@ end
 
 -- --- running ----------------------------------------------------------------------------
 
+-- KEYS and ARGV, new for every run (a script may change them).
 local function tables(nkeys, ...)
+  local n = select('#', ...)
+  if nkeys == n then return { ... }, {} end
+  if nkeys == 0 then return {}, { ... } end
   local all = { ... }
   local keys, argv = {}, {}
   for i = 1, nkeys do keys[i] = all[i] end
-  for i = nkeys + 1, select('#', ...) do argv[i - nkeys] = all[i] end
+  for i = nkeys + 1, n do argv[i - nkeys] = all[i] end
   return keys, argv
 end
 
@@ -393,6 +416,7 @@ end
 -- (false, error text).
 local function run_script(f, name, proto, nkeys, ...)
   local keys, argv = tables(nkeys, ...)
+  call_resp = 2
   rawset(eval_env, 'KEYS', keys)
   rawset(eval_env, 'ARGV', argv)
   local ok, r = xpcall(f, handler)
@@ -402,6 +426,7 @@ end
 
 local function run_function(f, name, proto, nkeys, ...)
   local keys, argv = tables(nkeys, ...)
+  call_resp = 2
   local ok, r = xpcall(function() return f(keys, argv) end, handler)
   if ok then return true, reply_of(r, proto) end
   return false, error_text(type(r) == 'table' and r or { err = 'ERR ' .. tostring(r) }, name)
@@ -427,7 +452,7 @@ local function load_library(code)
   if f == nil then return false, 'Error compiling function: ' .. tostring(err) end
   local load_redis = strict(function(n) return load_api[n] end)
   local loading = true
-  local env = environment(function() return loading and load_redis or run_redis end)
+  local env = (environment(function() return loading and load_redis or run_redis end))
   setfenv(f, env)
   registered = {}
   local ok, e = xpcall(f, handler)
@@ -442,17 +467,26 @@ local function load_library(code)
 end
 
 -- The count hook: every `every` instructions the host checks the time (and SCRIPT KILL);
--- once it says stop, the hook fires at every instruction so a pcall cannot swallow it.
+-- once it says stop, the hook fires at every instruction of the script's own code so a
+-- pcall cannot swallow it (this file's code, the error handler and the reply, runs on).
 local function hook()
   local stop = pytick()
   if stop ~= nil then
-    dbg.sethook(function() error({ err = stop }) end, '', 1)
+    dbg.sethook(function()
+      local i = dbg.getinfo(2, 'S')
+      if i ~= nil and i.source ~= PRELUDE then error({ err = stop }) end
+    end, '', 1)
     error({ err = stop })
   end
 end
 
 local function arm(every)
   dbg.sethook(hook, '', every)
+end
+
+-- The host's redis.call and redis.pcall (see `unbound`).
+local function bind(call, pcall_)
+  api.call, api.pcall = call, pcall_
 end
 
 local function disarm()
@@ -465,5 +499,6 @@ return {
   compile_script = compile_script,
   load_library = load_library,
   arm = arm,
+  bind = bind,
   disarm = disarm,
 }

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any
 
 import lupa.lua51 as lua
 
@@ -30,6 +30,8 @@ log = logging.getLogger("respike.scripts")
 
 FUNCTIONS = "functions"  # the catalog module holding libraries (name -> code)
 HOOK_EVERY = 100_000  # Lua instructions between two looks at the clock
+# The error a killed script or function ends with (Redis says SCRIPT KILL for both).
+KILLED = b"ERR Script killed by user with SCRIPT KILL..."
 SCRIPT_FLAGS = frozenset(
     {"no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"}
 )
@@ -37,10 +39,33 @@ _NAME = re.compile(rb"^[A-Za-z0-9_]+$")
 _LOG_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.INFO, 3: logging.WARNING}
 
 
-class Caller(Protocol):
-    """What runs a script's `redis.call`: the reply as Lua values, or a CallError."""
+class Caller:
+    """What runs a script's `redis.call` and `redis.pcall`: one object for the node's
+    lifetime, bound into the runtime once (`Scripting.bind`), so a call from Lua is one
+    crossing into Python and a frame or two, not an object made per script. The base
+    checks and converts the arguments as Redis does and turns an error reply into
+    redis.call's raise or redis.pcall's table; `execute` (the connection side) runs the
+    command: its reply as Lua values, or a CallError."""
 
-    def __call__(self, resp: int, args: list[bytes]) -> Any: ...
+    resp = 2  # the protocol of redis.call's replies (redis.setresp)
+    to_table: Callable[..., Any]
+
+    def execute(self, argv: list[bytes]) -> Any:
+        raise NotImplementedError
+
+    def call(self, *args: Any) -> Any:
+        argv = command_args(args)
+        reply = self.execute(argv) if argv.__class__ is list else argv
+        if reply.__class__ is CallError:
+            raise ScriptError(reply.text)
+        return reply
+
+    def pcall(self, *args: Any) -> Any:
+        argv = command_args(args)
+        reply = self.execute(argv) if argv.__class__ is list else argv
+        if reply.__class__ is CallError:
+            return self.to_table({b"err": reply.text})
+        return reply
 
 
 class CallError:
@@ -50,6 +75,31 @@ class CallError:
 
     def __init__(self, text: bytes):
         self.text = text
+
+
+_NO_ARGS = CallError(b"ERR Please specify at least one argument for this redis lib call")
+_BAD_ARG = CallError(b"ERR Lua redis lib command arguments must be strings or integers")
+
+
+def command_args(args: tuple) -> list[bytes] | CallError:
+    """redis.call's arguments as a command: Lua numbers formatted as Redis formats them;
+    no arguments, or one of another type, is Redis's error."""
+    if not args:
+        return _NO_ARGS
+    for a in args:
+        if a.__class__ is not bytes:
+            return _converted(args)
+    return list(args)
+
+
+def _converted(args: tuple) -> list[bytes] | CallError:
+    argv = list(args)
+    for i, a in enumerate(argv):
+        if a.__class__ is not bytes:
+            if a.__class__ is bool or not isinstance(a, int | float):
+                return _BAD_ARG
+            argv[i] = _number_arg(a)
+    return argv
 
 
 class ScriptError(Exception):
@@ -67,6 +117,10 @@ class Script:
     function: Any  # the compiled Lua function
     flags: frozenset[str]
     shebang: bool  # flags came from a #! line (else Redis's defaults for EVAL)
+    label: bytes = b""  # the name its errors give (the sha), encoded once
+
+    def __post_init__(self) -> None:
+        self.label = self.sha.encode()
 
 
 @dataclass
@@ -76,6 +130,10 @@ class Function:
     callback: Any
     flags: frozenset[str]
     description: bytes | None
+    label: bytes = b""  # the name its errors give, encoded once
+
+    def __post_init__(self) -> None:
+        self.label = self.name.encode()
 
 
 @dataclass
@@ -85,19 +143,27 @@ class Library:
     functions: dict[str, Function] = field(default_factory=dict)
 
 
-@dataclass
 class Running:
-    """The script or function running now (what SCRIPT KILL / FUNCTION STATS see)."""
+    """The script or function running now (what SCRIPT KILL / FUNCTION STATS see). A
+    plain class, not a dataclass: one is made per EVAL, and compiled, a dataclass's
+    __init__ stays interpreted."""
 
-    name: str
-    command: list[bytes]
-    is_function: bool
-    started: float
-    threshold_ms: int
-    on_busy: Callable[[], None]
-    wrote: bool = False
-    busy: bool = False
-    killed: bool = False
+    __slots__ = ("name", "command", "is_function", "started", "threshold_ms", "on_busy",
+                 "wrote", "busy", "killed")  # fmt: skip
+
+    def __init__(
+        self, name: str, command: list[bytes], is_function: bool, started: float,
+        threshold_ms: int, on_busy: Callable[[], None],
+    ) -> None:  # fmt: skip
+        self.name = name
+        self.command = command
+        self.is_function = is_function
+        self.started = started
+        self.threshold_ms = threshold_ms
+        self.on_busy = on_busy
+        self.wrote = False
+        self.busy = False
+        self.killed = False
 
 
 def sha1hex(data: bytes) -> str:
@@ -146,6 +212,7 @@ class Scripting:
         self.caller: Caller | None = None
         self.running: Running | None = None
         self.scripts: dict[str, Script] = {}
+        self.by_sha: dict[bytes, Script] = {}  # the same, by the sha as EVALSHA sends it
         self.libraries: dict[str, Library] = {}
         self.functions: dict[str, Function] = {}
         self._prelude(version, known)
@@ -166,6 +233,7 @@ class Scripting:
         self._compile = exports[b"compile_script"]
         self._load_library = exports[b"load_library"]
         self._arm = exports[b"arm"]
+        self._bind = exports[b"bind"]
         self._clear_hook = g.debug.sethook  # a C function: calling it runs no Lua (no hook)
         # Nothing of the host's own globals is reachable from a script (see redis.lua's
         # sandbox); these go so that not even getfenv tricks find them.
@@ -187,48 +255,49 @@ class Scripting:
         if fn is None:
             raise RedisError(f"ERR Error compiling script (new function): {_text(err)}")
         script = self.scripts[sha] = Script(sha, body, fn, flags, shebang)
+        self.by_sha[script.label] = script
         return script
 
     def flush_scripts(self) -> None:
         self.scripts.clear()
+        self.by_sha.clear()
         self.runtime.execute("collectgarbage()")
 
     # --- running -----------------------------------------------------------------------
 
+    def bind(self, caller: Caller) -> None:
+        """Make `caller` the runtime's redis.call/redis.pcall (once, before any run)."""
+        caller.to_table = self.runtime.table_from
+        self.caller = caller
+        self._bind(caller.call, caller.pcall)
+
     def run(
-        self,
-        target: Script | Function,
-        proto: int,
-        keys: list[bytes],
-        argv: list[bytes],
-        caller: Caller,
+        self, target: Script | Function, proto: int, keys: list[bytes], argv: list[bytes],
         running: Running,
-    ) -> tuple[bool, bytes]:
-        """Run a script or function: (True, the RESP reply) or (False, the error text)."""
+    ) -> tuple[bool, bytes]:  # fmt: skip
+        """Run a script or function with the bound Caller set up for it: (True, the RESP
+        reply) or (False, the error text)."""
         if self.running is not None:
             raise RedisError("ERR a script cannot run another script")
-        self.caller, self.running = caller, running
-        self.host.resp = 2
+        self.running = running
         try:
             if isinstance(target, Script):
-                ok, out = self._run_script(target.function, target.sha.encode(), proto,
-                                           len(keys), *keys, *argv)  # fmt: skip
+                ok, out = self._run_script(target.function, target.label, proto, len(keys),
+                                           *keys, *argv)  # fmt: skip
             else:
-                ok, out = self._run_function(target.callback, target.name.encode(), proto,
-                                             len(keys), *keys, *argv)  # fmt: skip
+                ok, out = self._run_function(target.callback, target.label, proto, len(keys),
+                                             *keys, *argv)  # fmt: skip
         except lua.LuaMemoryError:
             ok, out = False, b"ERR Script exceeded the Lua memory limit (lua-max-memory)"
         except lua.LuaError as exc:
             ok, out = False, f"ERR {exc}".encode()
         finally:
-            self.caller = None
             self.running = None
-            if running.killed:
-                self._clear_hook()
-                self._arm(HOOK_EVERY)
         if running.killed:
-            what = "FUNCTION KILL" if running.is_function else "SCRIPT KILL"
-            return False, f"ERR Script killed by user with {what}...".encode()
+            self._clear_hook()
+            self._arm(HOOK_EVERY)
+            if ok or not out.startswith(KILLED):  # it ended otherwise as it was killed
+                return False, KILLED
         return ok, out
 
     def tick(self) -> bytes | None:
@@ -248,7 +317,7 @@ class Scripting:
                 running.threshold_ms,
             )
         running.on_busy()
-        return b"ERR Script killed by user" if running.killed else None
+        return KILLED if running.killed else None
 
     # --- libraries ---------------------------------------------------------------------
 
@@ -364,35 +433,6 @@ class _Host:
         self.version_num = version_num
         self.libraries = scripting.libs.lua_tables()
         self._known = known
-        self.resp = 2  # the protocol of redis.call's replies (redis.setresp)
-
-    def _call(self, args: tuple) -> Any:
-        caller = self.scripting.caller
-        if caller is None:
-            return CallError(b"ERR redis.call is only available while a script runs")
-        if not args:
-            return CallError(b"ERR Please specify at least one argument for this redis lib call")
-        argv = list(args)
-        for i, a in enumerate(argv):
-            if a.__class__ is not bytes:
-                if a.__class__ is bool or not isinstance(a, int | float):
-                    return CallError(
-                        b"ERR Lua redis lib command arguments must be strings or integers"
-                    )
-                argv[i] = _number_arg(a)
-        return caller(self.resp, argv)
-
-    def call(self, *args: Any) -> Any:
-        reply = self._call(args)
-        if reply.__class__ is CallError:
-            raise ScriptError(reply.text)
-        return reply
-
-    def pcall(self, *args: Any) -> Any:
-        reply = self._call(args)
-        if reply.__class__ is CallError:
-            return self.scripting.runtime.table_from({b"err": reply.text})
-        return reply
 
     def as_error(self, exc: Any) -> Any:
         """A Python exception raised through Lua, as the error table a script sees."""
@@ -400,7 +440,9 @@ class _Host:
         return self.scripting.runtime.table_from({b"err": text})
 
     def setresp(self, resp: int) -> None:
-        self.resp = int(resp)
+        caller = self.scripting.caller
+        if caller is not None:
+            caller.resp = int(resp)
 
     def tick(self) -> bytes | None:
         return self.scripting.tick()

@@ -37,6 +37,7 @@ from ...errors import (
     RedisError,
     busy_error,
 )
+from ...scripting import scripts
 from ...scripting.scripts import (
     FUNCTIONS,
     CallError,
@@ -77,11 +78,16 @@ def _script_keys(args: list[bytes]) -> list[int]:
     return _numkeys(args, 2)
 
 
+_DIGITS = {b"%d" % i: i for i in range(10)}  # the usual numkeys, without parsing
+
+
 def _split(a: list[bytes], at: int) -> tuple[list[bytes], list[bytes]]:
-    try:
-        n = to_int(a[at])
-    except RedisError:
-        raise RedisError(NOT_INTEGER) from None
+    n = _DIGITS.get(a[at])
+    if n is None:
+        try:
+            n = to_int(a[at])
+        except RedisError:
+            raise RedisError(NOT_INTEGER) from None
     if n < 0:
         raise RedisError(NUMKEYS_NEGATIVE)
     if n > len(a) - at - 1:
@@ -92,24 +98,94 @@ def _split(a: list[bytes], at: int) -> tuple[list[bytes], list[bytes]]:
 # --- redis.call ---------------------------------------------------------------------------
 
 
-class Caller:
+class _Entry:
+    """What running one command from a script needs, read once from its declaration:
+    compiled, these fields are C struct members, the declaration's are attribute lookups."""
+
+    def __init__(self, cmd: Any) -> None:
+        self.cmd = cmd
+        self.handler: Callable[..., Any] = cmd.handler
+        self.arity: int = cmd.arity
+        self.min_args: int = cmd.min_args
+        self.write: bool = cmd.write
+        self.keyed: bool = cmd.keyed
+
+
+class Caller(scripts.Caller):
     """Runs a script's `redis.call`s on its connection: the command's own handler, its
     reply turned back into Lua values (Redis's conversion rules, in the script's
-    protocol)."""
+    protocol). One per node, bound into the runtime at the first script; `begin` points
+    it at the connection and the script that run now."""
 
-    __slots__ = ("c", "readonly", "running", "table", "lookup", "to_table", "route")
+    def __init__(self, scripting: Scripting, table: Any):
+        self.c: Client | None = None
+        self.readonly = False
+        self.running: Running | None = None
+        self.scripting = scripting
+        self.table = table
+        self.route: Any = None
+        # Commands a script may run that have no subcommands, by their spelling: the
+        # checks that hold for every call of them made once.
+        self.plain: dict[bytes, _Entry] = {}
+        self.on_busy = self._serve_others  # bound once, handed to every Running
 
-    def __init__(self, c: Client, readonly: bool, running: Running, to_table: Callable):
-        self.c = c
-        self.readonly = readonly
-        self.running = running
-        self.table = c.server.table
-        self.lookup = c.commands
-        self.to_table = to_table
+    def begin(self, c: Client, readonly: bool, running: Running) -> None:
+        self.c, self.readonly, self.running, self.resp = c, readonly, running, 2
         self.route = c.server.route
 
-    def __call__(self, resp: int, argv: list[bytes]) -> Any:
-        cmd = self.lookup.get(argv[0]) or self.table.lookup(argv[0])
+    def _serve_others(self) -> None:
+        """The count hook's look at the other connections while a script is busy."""
+        c, running = self.c, self.running
+        if c is not None and running is not None:
+            serve_others(c.server, c, running.is_function, _busy_commands(self.scripting))
+
+    def execute(self, argv: list[bytes]) -> Any:
+        c = self.c
+        if c is None:
+            return _NOT_RUNNING
+        entry = self.plain.get(argv[0])
+        if entry is not None:
+            argc = len(argv)
+            if argc != entry.arity and (entry.arity > 0 or argc < entry.min_args):
+                return _ARITY
+            cmd, handler, write, keyed = entry.cmd, entry.handler, entry.write, entry.keyed
+        else:
+            found = self._allowed(c, argv)
+            if found.__class__ is CallError:
+                return found
+            cmd, write = found
+            handler, keyed = cmd.handler, cmd.keyed
+        if write:
+            if self.readonly:
+                return _WRITE_READONLY
+            self.running.wrote = True  # type: ignore[union-attr]
+        if keyed and self.route is not None and not self._local(cmd, argv):
+            return _NON_LOCAL
+        c.proto = self.resp
+        cmd.calls += 1
+        try:
+            reply = handler(c, argv)
+        except Exception as exc:
+            reply = c._failed(cmd, exc, argv)
+        notifier = c.server.notifier
+        if notifier is not None:  # the command's keyspace events, as Redis
+            notifier.command_done(cmd.name, argv)
+        if reply.__class__ is not bytes:
+            _discard(reply)
+            return _DEFERRED
+        first = reply[0]
+        if first == 36:  # $: the most common reply, without a parser
+            if reply[1] == 45:
+                return False
+            return reply[reply.index(b"\n") + 1 : -2]
+        if first == 58:  # :
+            return int(reply[1:-2])
+        return self._value(reply)
+
+    def _allowed(self, c: Client, argv: list[bytes]) -> Any:
+        """(command, whether it writes) of a command a script may run, or the error;
+        remembered in `plain` for a command without subcommands."""
+        cmd = c.commands.get(argv[0]) or self.table.lookup(argv[0])
         if cmd is None:
             return _UNKNOWN
         argc = len(argv)
@@ -118,25 +194,9 @@ class Caller:
         spec = self.table.resolve(argv) if cmd.subcommands else cmd
         if spec is None or "noscript" in spec.flags or "noscript" in cmd.flags:
             return _NOT_ALLOWED
-        c = self.c
-        if cmd.write or (spec is not cmd and spec.write):
-            if self.readonly:
-                return _WRITE_READONLY
-            self.running.wrote = True
-        if self.route is not None and cmd.keyed and not self._local(cmd, argv):
-            return _NON_LOCAL
-        c.proto = resp
-        cmd.calls += 1
-        try:
-            reply = cmd.handler(c, argv)
-        except Exception as exc:
-            reply = c._failed(cmd, exc, argv)
-        if c.server.notifier is not None:  # the command's keyspace events, as Redis
-            c.server.notifier.command_done(cmd.name, argv)
-        if reply.__class__ is not bytes:
-            _discard(reply)
-            return _DEFERRED
-        return self._value(reply)
+        if spec is cmd and len(self.plain) < 256:
+            self.plain[argv[0]] = _Entry(cmd)
+        return cmd, cmd.write or spec.write
 
     def _local(self, cmd, args: list[bytes]) -> bool:
         """Whether every key the command names is mastered here (a script runs where its
@@ -149,12 +209,6 @@ class Caller:
 
     def _value(self, reply: bytes) -> Any:
         first = reply[0]
-        if first == 36:  # $: the most common reply, without a parser
-            if reply[1] == 45:
-                return False
-            return reply[reply.index(b"\n") + 1 : -2]
-        if first == 58:  # :
-            return int(reply[1:-2])
         if first == 43:  # +
             return self.to_table({b"ok": reply[1:-2]})
         if first == 45:  # -
@@ -171,6 +225,7 @@ _NOT_ALLOWED = CallError(SCRIPT_NOT_ALLOWED.encode())
 _WRITE_READONLY = CallError(SCRIPT_WRITE_READONLY.encode())
 _NON_LOCAL = CallError(SCRIPT_NON_LOCAL_KEY.encode())
 _DEFERRED = CallError(b"ERR This command cannot run inside a script on respike")
+_NOT_RUNNING = CallError(b"ERR redis.call is only available while a script runs")
 
 
 def _discard(reply: Any) -> None:
@@ -242,26 +297,29 @@ def _run(
 ) -> bytes:
     scripting = _scripting(c)
     is_function = isinstance(target, Function)
-    if "no-cluster" in target.flags and c.server.route is not None:
-        raise RedisError(SCRIPT_NO_CLUSTER)
     server = c.server
+    if server.route is not None and "no-cluster" in target.flags:
+        raise RedisError(SCRIPT_NO_CLUSTER)
+    caller = scripting.caller
+    if caller is None:
+        caller = Caller(scripting, server.table)
+        scripting.bind(caller)
     running = Running(
         name,
         args,
         is_function,
         time.monotonic(),
         server.node_config["busy-reply-threshold"],
-        lambda: serve_others(server, c, is_function, _busy_commands(scripting)),
+        caller.on_busy,  # type: ignore[attr-defined]
     )
-    caller = Caller(
-        c, readonly or "no-writes" in target.flags, running, scripting.runtime.table_from
-    )
+    caller.begin(c, readonly or "no-writes" in target.flags, running)  # type: ignore[attr-defined]
     proto, in_exec = c.proto, c.in_exec
     c.in_exec = True  # blocking commands answer at once, as in EXEC
     try:
-        ok, out = scripting.run(target, proto, keys, argv, caller, running)
+        ok, out = scripting.run(target, proto, keys, argv, running)
     finally:
         c.proto, c.in_exec = proto, in_exec
+        caller.c = caller.running = None  # type: ignore[attr-defined]
         if running.busy:
             adopt(server)
     return out if ok else error(out.decode("utf-8", "replace"))
@@ -276,8 +334,7 @@ def _busy_commands(scripting: Scripting) -> dict:
             return error(UNKILLABLE)
         wanted = a[0].lower() == b"function"
         if wanted != running.is_function:
-            other = "SCRIPT KILL" if running.is_function else "FUNCTION KILL"
-            return error(f"BUSY {other} is the command to stop what is running now")
+            return error(busy_error(running.is_function))  # the other KILL is the one
         running.killed = True
         return OK
 
@@ -286,7 +343,15 @@ def _busy_commands(scripting: Scripting) -> dict:
             os._exit(0)  # SHUTDOWN NOSAVE while busy: stop at once, as Redis does
         return error(busy_error(scripting.running is not None and scripting.running.is_function))
 
-    return {("script", "kill"): kill, ("function", "kill"): kill, ("shutdown", ""): shutdown}
+    def stats(c: Any, a: list[bytes]) -> bytes:
+        return _stats(scripting, getattr(c, "proto", 2))  # (a newcomer speaks RESP2)
+
+    return {
+        ("script", "kill"): kill,
+        ("function", "kill"): kill,
+        ("function", "stats"): stats,
+        ("shutdown", ""): shutdown,
+    }
 
 
 # --- EVAL -----------------------------------------------------------------------------
@@ -299,8 +364,8 @@ def _eval(c, a, readonly: bool) -> bytes:
 
 
 def _evalsha(c, a, readonly: bool) -> bytes:
-    sha = a[1].decode("utf-8", "replace").lower()
-    script = _scripting(c).scripts.get(sha)
+    by_sha = c.server.node.scripts.by_sha
+    script = by_sha.get(a[1]) or by_sha.get(a[1].lower())
     if script is None:
         raise RedisError(NOSCRIPT)
     keys, argv = _split(a, 2)
@@ -638,7 +703,7 @@ def function_list(c, a):
     for name, lib in sorted(_scripting(c).libraries.items()):
         if match is not None and not match(name.encode()):
             continue
-        entry: dict[Any, Any] = {
+        entry = {
             Status("library_name"): name.encode(),
             Status("engine"): b"LUA",
             Status("functions"): [
@@ -722,10 +787,23 @@ def function_restore(c, a):
     example="FUNCTION STATS",
 )
 def function_stats(c, a):
-    scripting = _scripting(c)
+    return _stats(_scripting(c), c.proto)
+
+
+def _stats(scripting: Scripting, proto: int) -> bytes:
+    """FUNCTION STATS: what runs now (answered while a script is busy, as Redis does) and
+    the libraries."""
+    running = scripting.running
+    now: dict[Any, Any] | None = None
+    if running is not None:
+        now = {
+            Status("name"): running.name.encode(),
+            Status("command"): running.command,
+            Status("duration_ms"): int((time.monotonic() - running.started) * 1000),
+        }
     return encode(
         {
-            Status("running_script"): None,
+            Status("running_script"): now,
             Status("engines"): {
                 Status("LUA"): {
                     Status("libraries_count"): len(scripting.libraries),
@@ -733,7 +811,7 @@ def function_stats(c, a):
                 }
             },
         },
-        c.proto,
+        proto,
     )
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ...config import NAMESPACE_SETTINGS, NODE_SETTINGS, ConfigError, check_namespace, set_dynamic
+from ...config import (
+    NAMESPACE_SETTINGS,
+    NODE_ALIASES,
+    NODE_SETTINGS,
+    ConfigError,
+    check_namespace,
+    set_dynamic,
+)
 from ...errors import SYNTAX, RedisError
 from ..client import Blocking
 from ..encode import OK, Status, Verbatim, encode, integer
@@ -290,6 +297,8 @@ def config_items(server) -> dict[str, str]:
     items["cluster-enabled"] = "yes" if server.node.clustered else "no"
     for name, setting in NODE_SETTINGS.items():
         items[name] = setting.show(node[name])
+    for alias, name in NODE_ALIASES.items():
+        items[alias] = items[name]
     for ns in server.engine.namespaces.values():
         for name, setting in NAMESPACE_SETTINGS.items():
             items[f"{ns.name}.{name}"] = setting.show(ns.config.values[name])
@@ -347,7 +356,7 @@ def config_set(c, a):
             raise RedisError(
                 f"ERR Unknown option or number of arguments for CONFIG SET - '{a[i].decode('utf-8', 'replace')}'"
             )
-        changes.append((name, value))
+        changes.append((NODE_ALIASES.get(name, name), value))
     try:
         c.server.node.configure(changes)
     except ConfigError as exc:
