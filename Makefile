@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,native]'
+	$(BIN)/pip install -q -e '.[test,native,compat]'
 	touch $(STAMP)
 
 # The request path (the connection, the record model, the device engine, the string and
