@@ -86,7 +86,7 @@ def run_files(source: str, files: list[str], url: str, protocol: str, junit: str
 
 
 def outcomes(junit: str) -> list[Outcome]:
-    found = []
+    found: dict[str, Outcome] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         parts = case.get("classname", "").split(".")
         path = "/".join(p for p in parts if not p[:1].isupper()) + ".py"
@@ -101,8 +101,10 @@ def outcomes(junit: str) -> list[Outcome]:
                 message = node.get("message") or (lines[-1] if lines else "")
         if status == "passed" and case.find("skipped") is not None:
             status = "skipped"
-        found.append(Outcome(test, status, message or ""))
-    return found
+        earlier = found.get(test)  # a test failing in its call and its teardown: once
+        if earlier is None or (status == "failed" and earlier.status != "failed"):
+            found[test] = Outcome(test, status, message or "")
+    return list(found.values())
 
 
 def known_failures(text: str) -> dict[str, str]:
