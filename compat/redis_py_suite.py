@@ -3,7 +3,7 @@ against a real respike node; every test that fails must be listed, with its reas
 docs/compatibility.md.
 
     python -m compat.redis_py_suite              # test_scripting, test_function, test_pubsub, test_lock
-    python -m compat.redis_py_suite --long       # and test_commands, test_pipeline, ...
+    python -m compat.redis_py_suite --long       # and test_commands, test_pipeline, asyncio ones...
     python -m compat.redis_py_suite --update-docs   # rewrite the known-failures table
     python -m compat.redis_py_suite --strict     # also fail when a listed test now passes
 
@@ -34,7 +34,10 @@ CACHE = os.path.join(ROOT, "build", "redis-py")
 DOC = os.path.join(ROOT, "docs", "compatibility.md")
 BEGIN, END = "<!-- redis-py-suite:begin -->", "<!-- redis-py-suite:end -->"
 DEFAULT_FILES = ["test_scripting.py", "test_function.py", "test_pubsub.py", "test_lock.py"]
-LONG_FILES = ["test_commands.py", "test_pipeline.py", "test_encoding.py", "test_hash.py"]
+LONG_FILES = [
+    "test_commands.py", "test_pipeline.py", "test_encoding.py", "test_hash.py",
+    "test_asyncio/test_scripting.py", "test_asyncio/test_function.py", "test_asyncio/test_lock.py",
+]  # fmt: skip
 MARKERS = "not onlycluster and not redismod and not ssl"
 ROW = re.compile(r"^\| `([^`]+)` \| (.*) \|$")
 COUNTS = re.compile(r"^\| (tests/\S+\.py) \| \d+ \| \d+ \| \d+ \|$")
