@@ -8,12 +8,12 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := redis-tools redis-server iptables
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test tools native pure lint format docs bench soak clean
+.PHONY: run test compat tools native pure lint format docs bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,native]'
+	$(BIN)/pip install -q -e '.[test,native,compat]'
 	touch $(STAMP)
 
 # The request path (the connection, the record model, the device engine, the string and
@@ -60,6 +60,14 @@ test: tools $(NATIVE)
 	$(BIN)/ruff format --check respike tests compat bench
 	$(TYPECHECK)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# Real applications (redis-py Lock, limits, celery, rq, aiocache) against real respike
+# processes, and redis-py's own test files with --long (test_commands.py and others);
+# `make test` runs the applications and the four default redis-py files already.
+# RESPIKE_COMPAT_STRICT=1 makes an unknown command a failure instead of a skip.
+compat: tools $(NATIVE)
+	$(BIN)/pytest -q -p no:cacheprovider compat/test_app_*.py
+	$(BIN)/python -m compat.redis_py_suite --long
 
 lint: $(STAMP)
 	$(BIN)/ruff check respike tests compat bench

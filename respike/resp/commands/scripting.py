@@ -10,6 +10,7 @@ other connections are answered BUSY from the script's count hook (resp/busy.py).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -461,7 +462,23 @@ SCRIPT = container("script", G, "A container for Lua scripts management commands
     example='SCRIPT LOAD "return 1"',
 )
 def script_load(c, a):
-    return encode(_scripting(c).load(a[2]).sha.encode(), c.proto)
+    reply = encode(_scripting(c).load(a[2]).sha.encode(), c.proto)
+    cluster = c.server.node.cluster
+    if c.proxied or cluster is None or not cluster.active:
+        return reply
+    # Cluster clients send SCRIPT LOAD to the nodes they take for primaries, but every
+    # respike node masters slots and redis-py takes some for replicas (CLUSTER SLOTS lists
+    # each as a replica of other ranges): load it on every member, so an EVALSHA reaches
+    # the script wherever the key's master is.
+    remote = cluster.broadcast([b"SCRIPT", b"LOAD", a[2]])
+    return reply if remote is None else _after_all(remote, reply)
+
+
+async def _after_all(remote, reply: bytes) -> bytes:
+    """`reply` once every member answered; a member that failed answers NOSCRIPT later,
+    and the client loads the script again."""
+    await asyncio.gather(remote, return_exceptions=True)
+    return reply
 
 
 @command(

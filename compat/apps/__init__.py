@@ -1,0 +1,1 @@
+"""Small application modules that the compat tests' worker processes import (celery, rq)."""
