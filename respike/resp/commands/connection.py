@@ -202,12 +202,13 @@ CLIENT = container("client", G, "A container for client connection commands.", s
 
 def client_info(c, me) -> str:
     now = c.clock.ms
+    omem = c.output_size()
     flags = "x" if c.multi is not None else ("b" if c.blocked else "N")
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('utf-8', 'replace')} "
         f"age={(now - c.created) // 1000} idle={(now - c.last_active) // 1000} flags={flags} db=0 sub=0 psub=0 ssub=0 "
         f"multi={len(c.multi) if c.multi is not None else -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
-        f"rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={c.last_command} user=default "
+        f"rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem={omem} events=r cmd={c.last_command} user=default "
         f"redir=-1 resp={c.proto} lib-name={c.lib_name.decode('utf-8', 'replace')} "
         f"lib-ver={c.lib_ver.decode('utf-8', 'replace')}\n"
     )
