@@ -273,6 +273,7 @@ NODE_DYNAMIC = {
     "redirect-mode": "proxy",
     "udf-time-limit": "250",
     "busy-reply-threshold": "2000",
+    "client-output-buffer-limit": "normal 512mb 128mb 30",
 }
 STATIC = [
     "replication-factor",
