@@ -735,13 +735,22 @@ class Client:
         self.yielded = False
         if self.closing or self.transport is None:
             return
-        held, self.held = self.held, []
-        if self.held_size > HELD_LIMIT and not self.writing_paused and not self.blocked:
-            self.transport.resume_reading()
-        self.held_size = 0
+        held, self.held, self.held_size = self.held, [], 0
+        if not self.writing_paused and not self.blocked:
+            self.transport.resume_reading()  # (paused by `_held` or by a resume_writing missed)
         self._drain()
         for data in held:
             self.data_received(data)
+
+    def deliver(self, data: bytes) -> None:
+        """Write what is not the reply to a command (a pub/sub message), under the output
+        limits: once the transport is past its high-water mark, each delivery checks them
+        (RespServer also does every BACKLOG_PERIOD, for writes that bypass this)."""
+        if self.closing or self.transport is None:
+            return
+        self.transport.write(data)
+        if self.writing_paused:
+            self.check_output()
 
     def output_class(self) -> str:
         """The client-output-buffer-limit class: `pubsub` while subscribed, else `normal`."""
