@@ -174,6 +174,10 @@ redis-cli CONFIG GET client-output-buffer-limit
   replies is far more than any client that reads its replies has waiting (a pipeline of a
   thousand 100 KB replies is 100 MB), and 64 MB for a minute is a client that has stopped
   reading. Set `normal 0 0 0` for Redis's behaviour.
+- A client that does not read its replies keeps being read and answered, as in Redis,
+  until its class's limit closes it: it is not left stuck holding replies it will never
+  read. With a hard limit of 0, the node instead stops reading from such a client until its
+  replies drain (backpressure; what it had already sent is still run).
 - The limit is looked at while a batch of pipelined commands runs, so one read of many
   commands cannot pile up gigabytes first: a connection stops executing once it is past the
   hard limit. Memory stays within the limit plus a few MB (at worst, with replies of about

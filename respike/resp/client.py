@@ -253,9 +253,13 @@ class Client:
         return None  # (the transport closes itself)
 
     def pause_writing(self) -> None:
+        """The peer does not read as fast as it is answered. With a hard output limit for
+        its class, keep reading and executing, as Redis does: the limit bounds the replies
+        (and closes a client that never reads, instead of leaving it stuck holding them);
+        without one, stop reading until the replies drain."""
         self.writing_paused = True
         self.server.backlogged(self)
-        if self.transport is not None:
+        if self.transport is not None and not self.output_limits()[0]:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
@@ -697,12 +701,16 @@ class Client:
     def _count_out(self) -> int:
         """Bytes of the replies in `_out`, adding up only those not counted before."""
         out = self._out
-        counted = self._counted
-        if len(out) > counted:
-            added = sum(map(len, out[counted:] if counted else out))
-            self.large = added >= LARGE_REPLY * (len(out) - counted)
+        n = len(out)
+        i = counted = self._counted
+        if n > counted:
+            added = 0
+            while i < n:  # (compiled: a native loop over the list, no calls)
+                added += len(out[i])
+                i += 1
+            self.large = added >= LARGE_REPLY * (n - counted)
             self._out_size += added
-            self._counted = len(out)
+            self._counted = n
         return self._out_size
 
     def output_size(self) -> int:
@@ -756,6 +764,10 @@ class Client:
         """The client-output-buffer-limit class: `pubsub` while subscribed, else `normal`."""
         return "pubsub" if getattr(self, "pubsub_mode", False) else "normal"
 
+    def output_limits(self) -> tuple[int, int, int]:
+        """(hard bytes, soft bytes, soft seconds) of this connection's class."""
+        return self.server.node_config["client-output-buffer-limit"][self.output_class()]
+
     def check_output(self) -> bool:
         """Close the connection if its unsent replies passed its class's hard limit, or its
         soft limit for longer than the soft limit's seconds (Redis's
@@ -763,9 +775,7 @@ class Client:
         and by RespServer for connections whose transport is backlogged."""
         if self.closing or self.transport is None:
             return self.closing
-        hard, soft, seconds = self.server.node_config["client-output-buffer-limit"][
-            self.output_class()
-        ]
+        hard, soft, seconds = self.output_limits()
         size = self.output_size()
         if hard and size >= hard:
             self._close_for_output(size, "hard")
