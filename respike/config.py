@@ -166,6 +166,75 @@ def show_notify_events(value: str) -> str:
     return notify_text(notify_flags(value))
 
 
+class RedisValueError(ValueError):
+    """A bad value whose text is Redis's own: CONFIG SET answers with it unchanged."""
+
+
+# Client classes of client-output-buffer-limit; `slave` is Redis's old name for `replica`.
+OUTPUT_CLASSES = {"normal": "normal", "replica": "replica", "slave": "replica", "pubsub": "pubsub"}
+_MEM_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1024,
+    "m": 1000**2,
+    "mb": 1 << 20,
+    "g": 1000**3,
+    "gb": 1 << 30,
+}
+_MEM = re.compile(r"^(\d*)([a-z]*)$")
+OutputLimits = dict[str, tuple[int, int, int]]  # class -> (hard bytes, soft bytes, soft seconds)
+
+
+def parse_memory(text: str) -> int:
+    """Redis's memtoull: digits with an optional b, k, kb, m, mb, g or gb (k = 1000, kb = 1024)."""
+    m = _MEM.match(text.lower())
+    if not m or m.group(2) not in _MEM_UNITS or len(m.group(1)) > 20:
+        raise ValueError(text)
+    return int(m.group(1) or 0) * _MEM_UNITS[m.group(2)]
+
+
+def parse_output_limits(value: Any) -> OutputLimits:
+    """`CLASS HARD SOFT SECONDS` groups, as Redis's client-output-buffer-limit takes them
+    (a list of such strings, one per class as in redis.conf, is one value too). Only the
+    classes named change; see `merge_output_limits`."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = " ".join(value)
+    if not isinstance(value, str):
+        raise ValueError("expected a string such as 'normal 256mb 64mb 60 pubsub 32mb 8mb 60'")
+    words = value.split()
+    if len(words) % 4:
+        raise RedisValueError("Wrong number of arguments in buffer limit configuration.")
+    limits: OutputLimits = {}
+    for i in range(0, len(words), 4):
+        name = OUTPUT_CLASSES.get(words[i].lower())
+        if name is None:
+            raise RedisValueError("Invalid client class specified in buffer limit configuration.")
+        seconds = words[i + 3]
+        try:
+            hard, soft = parse_memory(words[i + 1]), parse_memory(words[i + 2])
+            if not re.fullmatch(r"[+-]?\d+", seconds) or int(seconds) < 0:
+                raise ValueError(seconds)
+        except ValueError:
+            raise RedisValueError(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+            ) from None
+        limits[name] = (hard, soft, int(seconds))
+    return limits
+
+
+def merge_output_limits(current: OutputLimits, given: OutputLimits) -> OutputLimits:
+    return {**current, **given}
+
+
+def show_output_limits(limits: OutputLimits) -> str:
+    """As Redis's CONFIG GET shows it: every class, bytes, `slave` for replicas."""
+    return " ".join(
+        f"{'slave' if name == 'replica' else name} {hard} {soft} {seconds}"
+        for name, (hard, soft, seconds) in limits.items()
+    )
+
+
 # --- declarations --------------------------------------------------------------------
 
 
@@ -177,6 +246,12 @@ class Setting:
     doc: str
     dynamic: bool = False
     show: Callable[[Any], str] = str
+    # (current value, parsed value) -> new value, for settings a value changes only part of
+    merge: Callable[[Any, Any], Any] | None = None
+
+    def update(self, current: Any, raw: Any) -> Any:
+        value = self.parse(raw)
+        return value if self.merge is None else self.merge(current, value)
 
 
 def _show_bool(value: bool) -> str:
@@ -278,6 +353,22 @@ NODE_SETTINGS = _defaults(
             "Milliseconds a script or function runs before other clients get BUSY (and "
             "SCRIPT KILL / FUNCTION KILL may stop it); lua-time-limit is its old name.",
             dynamic=True,
+        ),
+        Setting(
+            "client-output-buffer-limit",
+            parse_output_limits,
+            {
+                "normal": (256 << 20, 64 << 20, 60),
+                "replica": (256 << 20, 64 << 20, 60),
+                "pubsub": (32 << 20, 8 << 20, 60),
+            },
+            "Replies a client has not read yet, per class (`normal`, `replica`, `pubsub`): "
+            "`CLASS HARD SOFT SECONDS`, as Redis's. Past HARD bytes, or past SOFT bytes for "
+            "more than SECONDS, the connection is closed (0 = no limit). Unlike Redis, "
+            "`normal` is limited by default (see below).",
+            dynamic=True,
+            show=show_output_limits,
+            merge=merge_output_limits,
         ),
         Setting(
             "udf-time-limit",
@@ -528,7 +619,7 @@ def _apply(settings: dict[str, Setting], table: dict[str, Any], where: str) -> d
         if setting is None:
             raise ConfigError(f"{where}: unknown setting '{key}'")
         try:
-            values[key] = setting.parse(raw)
+            values[key] = setting.update(values[key], raw)
         except ValueError as exc:
             raise ConfigError(f"{where}: bad value for '{key}' ({raw!r}): {exc}") from None
     return values
@@ -642,6 +733,8 @@ def set_dynamic(settings: dict[str, Setting], values: dict[str, Any], key: str, 
             f"'{key}' cannot be changed at run time; edit the config file and restart the node"
         )
     try:
-        values[key] = setting.parse(raw)
+        values[key] = setting.update(values[key], raw)
+    except RedisValueError as exc:
+        raise ConfigError(str(exc)) from None
     except ValueError as exc:
         raise ConfigError(f"bad value for '{key}' ({raw}): {exc}") from None

@@ -133,9 +133,64 @@ def _setting_rows(settings: dict[str, Setting]) -> list[str]:
     return rows
 
 
+OUTPUT_LIMITS = """## Client output buffer limits
+
+`client-output-buffer-limit` bounds the replies a client has not read yet, so that a client
+that sends requests and never reads the answers (a stuck consumer, a bug, a slow network)
+cannot make the node's memory grow without bound. The value takes Redis's syntax, in the
+TOML file as in `CONFIG SET`: groups of `CLASS HARD SOFT SECONDS`, several classes in one
+value, only the classes named change.
+
+```toml
+[node]
+client-output-buffer-limit = "normal 256mb 64mb 60 pubsub 32mb 8mb 60"
+# or one string per class, as redis.conf has one line per class:
+# client-output-buffer-limit = ["normal 256mb 64mb 60", "pubsub 32mb 8mb 60"]
+```
+
+```sh
+redis-cli CONFIG SET client-output-buffer-limit "normal 1gb 256mb 120"
+redis-cli CONFIG GET client-output-buffer-limit
+# normal 1073741824 268435456 120 slave 268435456 67108864 60 pubsub 33554432 8388608 60
+```
+
+- Classes: `normal` (every connection), `pubsub` (a connection while it is subscribed),
+  `replica` (also spelled `slave`; accepted and shown, with no effect: respike's replicas
+  are fed over the fabric, not over RESP connections).
+- Sizes are bytes, or with Redis's units: `k` = 1000, `kb` = 1024, `m` = 1000000,
+  `mb` = 1048576, `g`, `gb` (any case). `CONFIG GET` shows bytes. 0 means no limit.
+- A connection whose unsent replies reach HARD bytes is closed at once; one that stays at
+  or above SOFT bytes for more than SECONDS is closed then. Unsent replies are what the
+  socket has not taken yet plus what the connection collected and not written. The
+  connection is closed without writing anything more (the replies are dropped), the node
+  logs `client id=... closed for overcoming of output buffer limits (... bytes unsent, hard
+  limit of class normal)` and counts it in `INFO stats` as
+  `client_output_buffer_limit_disconnections` (Prometheus:
+  `redis_client_output_buffer_limit_disconnections_total`). `CLIENT LIST` shows each
+  connection's unsent bytes as `omem`.
+- **Why `normal` is limited by default.** Redis's default for `normal` is `0 0 0`
+  (unlimited). respike's is `256mb 64mb 60`: without a bound, one client pipelining `GET`s
+  of a large value and never reading drove a node past 10 GB of memory. 256 MB of unread
+  replies is far more than any client that reads its replies has waiting (a pipeline of a
+  thousand 100 KB replies is 100 MB), and 64 MB for a minute is a client that has stopped
+  reading. Set `normal 0 0 0` for Redis's behaviour.
+- A client that does not read its replies keeps being read and answered, as in Redis,
+  until its class's limit closes it: it is not left stuck holding replies it will never
+  read. With a hard limit of 0, the node instead stops reading from such a client until its
+  replies drain (backpressure; what it had already sent is still run).
+- The limit is looked at while a batch of pipelined commands runs, so one read of many
+  commands cannot pile up gigabytes first: a connection stops executing once it is past the
+  hard limit. Memory stays within the limit plus a few MB (at worst, with replies of about
+  1 MB interleaved with small ones, a few tens of MB). Replies are also written, and the event
+  loop handed to the other clients, every 2 MB of replies, so a client fetching large values
+  does not hold up the others.
+"""
+
+
 def configuration_markdown() -> str:
     out = [CONFIG_INTRO, "## [node]", ""] + _setting_rows(NODE_SETTINGS)
     out += ["", "## [namespaces.NAME]", ""] + _setting_rows(NAMESPACE_SETTINGS)
+    out += ["", OUTPUT_LIMITS.rstrip()]
     return "\n".join(out) + "\n"
 
 

@@ -352,6 +352,11 @@ def _redis(w: _Writer, node: Any, server: Any) -> None:
         ("commands_processed_total", "total_commands_processed", "Commands processed."),
         ("connections_received_total", "total_connections_received", "Connections accepted."),
         ("rejected_connections_total", "rejected_connections", "Connections refused (maxclients)."),
+        (
+            "client_output_buffer_limit_disconnections_total",
+            "client_output_buffer_limit_disconnections",
+            "Connections closed for passing client-output-buffer-limit.",
+        ),
         ("keyspace_hits_total", "keyspace_hits", "Reads that found their record."),
         ("keyspace_misses_total", "keyspace_misses", "Reads that found no record."),
         ("expired_keys_total", "expired_keys", "Records removed because their TTL passed."),

@@ -94,6 +94,7 @@ class Node:
         before = config_items(self.server)
         applied = apply_config(self.server, changes)
         self.server.slowlog_threshold = self.node_config["slowlog-log-slower-than"]
+        self.server.configure_output()
         after = config_items(self.server)
         for ns_name, key in applied:
             name = f"{ns_name}.{key}" if ns_name else key
@@ -110,6 +111,7 @@ class Node:
         for ns in self.engine.namespaces.values():
             ns.stats.__init__()  # type: ignore[misc]
         self.commands_done = 0
+        self.server.output_limit_disconnections = 0
         for client in self.server.clients.values():
             client.commands_done = 0
         self.table.reset_stats()

@@ -274,6 +274,7 @@ NODE_DYNAMIC = {
     "udf-time-limit": "250",
     "busy-reply-threshold": "2000",
     "notify-keyspace-events": "KEA",
+    "client-output-buffer-limit": "normal 512mb 128mb 30",
 }
 STATIC = [
     "replication-factor",

@@ -39,6 +39,19 @@ log = logging.getLogger("respike.resp")
 # Commands a MULTI does not queue.
 _NOT_QUEUED = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 HELD_LIMIT = 1 << 20
+# Output limits (client-output-buffer-limit) and the work done per loop turn. The hot loop
+# adds up the sizes of its replies only on its slow branch (every SAMPLE_EVERY-th command,
+# and every command that is not an O(1) one), and only when OUT_LOOK replies were added
+# since they were last added up, the reply at hand is large, or recent replies were: a
+# pipeline of small replies pays next to nothing per command. While replies are LARGE_REPLY bytes or more on
+# average, every LARGE_EVERY-th command takes the slow branch (and is timed).
+OUT_LOOK = 64
+LARGE_REPLY = 32 << 10
+LARGE_EVERY = 2
+# Replies one connection collects in one loop turn before they are written and the loop is
+# given back to the other connections (the rest of the batch runs on the next turn): copying
+# a large value thousands of times in one turn would stall every other client.
+TURN_BYTES = 2 << 20
 _NO_AUTH_NEEDED = frozenset({"auth", "hello", "quit", "reset"})
 # What a RESP2 connection in subscribed mode may run (Redis's processCommand).
 _SUBSCRIBED_OK = frozenset(
@@ -211,6 +224,16 @@ class Client:
         self._done = 0
         self._last: list[Any] | None = None
         self._countdown = 1
+        # Unsent replies (see `output_size`): `_out_size` bytes in `_out[:_counted]`, the
+        # bytes in `_pre` and the bytes in `queue`.
+        self._counted = 0
+        self._out_size = 0
+        self._pre_size = 0
+        self._queued_size = 0
+        self.soft_since = 0  # clock ms since the output has been past its soft limit (0: not)
+        self.writing_paused = False  # the transport holds more than its high-water mark
+        self.yielded = False  # gave the loop back in the middle of a batch (`_resume`)
+        self.large = False  # the replies counted last were LARGE_REPLY bytes on average
 
     # --- asyncio.Protocol --------------------------------------------------------------
 
@@ -237,15 +260,23 @@ class Client:
         return None  # (the transport closes itself)
 
     def pause_writing(self) -> None:
-        if self.transport is not None:
+        """The peer does not read as fast as it is answered. With a hard output limit for
+        its class, keep reading and executing, as Redis does: the limit bounds the replies
+        (and closes a client that never reads, instead of leaving it stuck holding them);
+        without one, stop reading until the replies drain."""
+        self.writing_paused = True
+        self.server.backlogged(self)
+        if self.transport is not None and not self.output_limits()[0]:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.transport is not None and not self.blocked:
+        self.writing_paused = False
+        self.soft_since = 0
+        if self.transport is not None and not self.blocked and not self.yielded:
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        if self.closing or self.blocked:
+        if self.closing or self.blocked or self.yielded:
             self._held(data)
             return
         reader = self.reader
@@ -270,7 +301,7 @@ class Client:
     def _held(self, data: bytes) -> None:
         if self.closing:
             return
-        if self.blocked:
+        if self.blocked or self.yielded:
             # Keep reading while blocked (so a peer that leaves is noticed at once), but
             # stop once a blocked client has sent more than HELD_LIMIT bytes ahead.
             self.held.append(data)
@@ -287,7 +318,7 @@ class Client:
         if reader.fast and self._chunk:
             self._drain_fast()
         if not reader.fast:
-            while not self.blocked and not self.closing:
+            while not self.blocked and not self.closing and not self.yielded:
                 try:
                     cmd = reader.get()
                 except ProtocolError as exc:
@@ -299,7 +330,9 @@ class Client:
                 self.commands_done += 1
                 self._last = cmd
                 self._reply(self.execute(cmd))
-            if reader.fast and self._chunk:
+                if self._output_full():
+                    break
+            if reader.fast and self._chunk and not self.yielded:
                 self._drain_fast()
         if self._out:
             self._flush()
@@ -367,9 +400,15 @@ class Client:
             special = self.special
             if type(reply) is bytes and self.queue is None:
                 out.append(reply)
+                if len(out) >= self._counted + OUT_LOOK or len(reply) >= LARGE_REPLY or self.large:
+                    stop = self._output_full()
+                    if self.large:
+                        countdown = LARGE_EVERY
+                    if stop:
+                        break
             else:
                 self._reply(reply)
-                if self.blocked:
+                if self.blocked or self.yielded:
                     break
             queued = self.queue is not None
         self._done, self._last = done, last
@@ -389,8 +428,10 @@ class Client:
             self.gate = ack
             ack.listeners.append(self)
             if self._out:
+                self._pre_size += self._count_out()
                 self._pre.extend(self._out)
                 self._out.clear()
+                self._out_size = self._counted = 0
         self._gate_writes.append(len(self._out))
         self._out.append(reply)
         return True
@@ -578,6 +619,7 @@ class Client:
         held = Held(b"", [ack])
         held.joined, held.writes = self._out[:], self._gate_writes[:]
         self._out.clear()
+        self._out_size = self._counted = 0
         self._gate_writes.clear()
         return held
 
@@ -605,6 +647,9 @@ class Client:
                 self._out.append(reply)
             else:
                 self.queue.append(reply)
+                self._queued_size += len(reply)
+                if self._queued_size >= self.server.output_look:
+                    self.check_output()
             return
         if self.gate is not None:
             self._ungate()
@@ -645,12 +690,15 @@ class Client:
                 self._write(ready)
                 return
             queue.popleft()
+            if item.__class__ is bytes:
+                self._queued_size -= len(item)
             ready.append(item if item.__class__ is bytes else _result(item))
             if self.blocked and not any(i.__class__ is not bytes for i in queue):
                 self._write(ready)
                 self._unblock()
         self._write(ready)
         self.queue = None
+        self._queued_size = 0
         if self.blocked:
             self._unblock()
 
@@ -663,15 +711,22 @@ class Client:
             return
         if self.gate is not None:
             self._pre.append(frame)
+            self._pre_size += len(frame)
         else:
             self._out.append(frame)
         if not self.unflushed:
             self.unflushed = True
             self.server.flush_later(self)
+        if self.writing_paused:  # the peer is not reading: its output limits apply now
+            self.check_output()
 
-    def _write(self, ready: list[bytes]) -> None:
+    def _write(self, ready: list[bytes], large: bool = False) -> None:
+        """One write of `ready`; `large` ones are handed over as they are (no copy)."""
         if ready and not self.closing and self.transport is not None:
-            self.transport.write(b"".join(ready))
+            if large:
+                self.transport.writelines(ready)
+            else:
+                self.transport.write(b"".join(ready))
         ready.clear()
 
     def _unblock(self) -> None:
@@ -684,17 +739,127 @@ class Client:
         for data in held:
             self.data_received(data)
 
-    def _flush(self) -> None:
+    def _flush(self, large: bool = False) -> None:
         """Write the replies ready to go: while a gate is up, only those ahead of it."""
         pre = self._pre
         if self.gate is not None:
-            self._write(pre)
+            self._write(pre, large)
+            self._pre_size = 0
         elif pre:
             pre.extend(self._out)
             self._out.clear()
-            self._write(pre)
+            self._write(pre, large)
+            self._pre_size = self._out_size = self._counted = 0
         else:
-            self._write(self._out)
+            self._write(self._out, large)
+            self._out_size = self._counted = 0
+
+    # --- output limits (client-output-buffer-limit) ---------------------------------------
+
+    def _count_out(self) -> int:
+        """Bytes of the replies in `_out`, adding up only those not counted before."""
+        out = self._out
+        n = len(out)
+        i = counted = self._counted
+        if n > counted:
+            added = 0
+            while i < n:  # (compiled: a native loop over the list, no calls)
+                added += len(out[i])
+                i += 1
+            self.large = added >= LARGE_REPLY * (n - counted)
+            self._out_size += added
+            self._counted = n
+        return self._out_size
+
+    def output_size(self) -> int:
+        """Bytes of replies not sent yet: what the transport could not write to the socket,
+        plus the replies collected (in this batch, behind a group commit, or queued behind
+        a reply that is not ready) and not handed to the transport yet."""
+        size = self._count_out() + self._pre_size + self._queued_size
+        transport = self.transport
+        return size if transport is None else size + transport.get_write_buffer_size()
+
+    def _output_full(self) -> bool:
+        """Looked at every few replies of a batch: True = stop executing it, because the
+        connection passed its output limit (it is closed) or collected TURN_BYTES of
+        replies in this loop turn (they are written, and the batch goes on next turn)."""
+        pending = self._count_out() + self._pre_size + self._queued_size
+        if pending < self.server.output_look and not self.writing_paused:
+            return False
+        turn = pending >= TURN_BYTES
+        if turn:
+            self._flush(True)
+        if self.check_output():
+            return True
+        if turn:
+            self.yielded = True
+            (self.server.loop or asyncio.get_running_loop()).call_soon(self._resume)
+        return turn
+
+    def _resume(self) -> None:
+        """Go on with the batch `_output_full` stopped, then with what arrived since."""
+        self.yielded = False
+        if self.closing or self.transport is None:
+            return
+        held, self.held, self.held_size = self.held, [], 0
+        if not self.writing_paused and not self.blocked:
+            self.transport.resume_reading()  # (paused by `_held` or by a resume_writing missed)
+        self._drain()
+        for data in held:
+            self.data_received(data)
+
+    def output_class(self) -> str:
+        """The client-output-buffer-limit class: `pubsub` while subscribed, else `normal`."""
+        return "pubsub" if self._pubsub_mode else "normal"
+
+    def output_limits(self) -> tuple[int, int, int]:
+        """(hard bytes, soft bytes, soft seconds) of this connection's class."""
+        return self.server.node_config["client-output-buffer-limit"][self.output_class()]
+
+    def check_output(self) -> bool:
+        """Close the connection if its unsent replies passed its class's hard limit, or its
+        soft limit for longer than the soft limit's seconds (Redis's
+        checkClientOutputBufferLimits); True if it is closed. Called as replies collect,
+        and by RespServer for connections whose transport is backlogged."""
+        if self.closing or self.transport is None:
+            return self.closing
+        hard, soft, seconds = self.output_limits()
+        size = self.output_size()
+        if hard and size >= hard:
+            self._close_for_output(size, "hard")
+            return True
+        if soft and size >= soft:
+            now = _time_ns() // 1_000_000
+            if not self.soft_since:
+                self.soft_since = now
+            elif now - self.soft_since > seconds * 1000:
+                self._close_for_output(size, "soft")
+                return True
+        else:
+            self.soft_since = 0
+        return False
+
+    def _close_for_output(self, size: int, which: str) -> None:
+        """Close at once, dropping every unsent reply (Redis closes such a client
+        asynchronously and writes nothing more to it)."""
+        log.warning(
+            "client id=%d addr=%s name=%s closed for overcoming of output buffer limits "
+            "(%d bytes unsent, %s limit of class %s)",
+            self.id,
+            self.addr,
+            self.name.decode("utf-8", "replace"),
+            size,
+            which,
+            self.output_class(),
+        )
+        self.server.output_limit_disconnections += 1
+        self.closing = True
+        self._out.clear()
+        self._pre.clear()
+        self.held.clear()
+        self._out_size = self._counted = self._pre_size = self.held_size = 0
+        if self.transport is not None:
+            self.transport.abort()
 
     def _protocol_error(self, text: str) -> None:
         self._flush()

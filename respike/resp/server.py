@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..config import NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, notify_flags
-from .client import Client
+from .client import TURN_BYTES, Client
 from .notify import Notifier
 from .pubsub import PubSub
 from .stats import SlowLog
@@ -27,6 +27,11 @@ Router = Callable[[Client, "Command", list[bytes]], Any]
 InfoSection = Callable[[], dict[str, Any]]
 # cluster_publish(channel, message, local receivers) -> the cluster-wide count, later.
 ClusterPublish = Callable[[bytes, bytes, int], Any]
+
+# Seconds between checks of the output limits of connections whose replies pile up in their
+# transport (the peer does not read): what catches replies written outside a batch, such as
+# pub/sub messages, and a soft limit's time running out.
+BACKLOG_PERIOD = 0.05
 
 
 class RespServer:
@@ -46,6 +51,11 @@ class RespServer:
         self.started = time.time()
         self.connections_received = 0
         self.rejected_connections = 0
+        self.output_limit_disconnections = 0
+        self.output_look = TURN_BYTES  # see configure_output
+        self._backlogged: dict[int, Client] = {}
+        self._backlog_timer: asyncio.TimerHandle | None = None
+        self.configure_output()
         self._ids = itertools.count(1)
         self._server: asyncio.base_events.Server | None = None
         self._unflushed: list[Client] = []
@@ -177,6 +187,30 @@ class RespServer:
         for client in clients:
             client.unflushed = False
             client._flush()
+
+    def configure_output(self) -> None:
+        """After client-output-buffer-limit changed: a batch's replies are looked at once
+        they reach the smallest limit (or TURN_BYTES, when the loop is given back)."""
+        limits = self.node_config["client-output-buffer-limit"]
+        sizes = [n for c in ("normal", "pubsub") for n in limits[c][:2] if n]
+        self.output_look = min([TURN_BYTES, *sizes])
+
+    def backlogged(self, client: Client) -> None:
+        """`client`'s transport holds more than its high-water mark: check its output
+        limits every BACKLOG_PERIOD until it drains (or the connection is closed)."""
+        self._backlogged[client.id] = client
+        if self._backlog_timer is None:
+            loop = self.loop or asyncio.get_running_loop()
+            self._backlog_timer = loop.call_later(BACKLOG_PERIOD, self._check_backlogged)
+
+    def _check_backlogged(self) -> None:
+        self._backlog_timer = None
+        for client in list(self._backlogged.values()):
+            if client.closing or not client.writing_paused or client.check_output():
+                del self._backlogged[client.id]
+        if self._backlogged:
+            loop = self.loop or asyncio.get_running_loop()
+            self._backlog_timer = loop.call_later(BACKLOG_PERIOD, self._check_backlogged)
 
     def listeners(self) -> list[socket.socket]:
         """Non-blocking copies of the listening sockets, for accepting while the loop is

@@ -214,6 +214,7 @@ def client_info(c, me, running: str = "") -> str:
     """One CLIENT LIST line; the caller's own line names the command it is running
     (`running`), as Redis's does."""
     now = c.clock.ms
+    omem = c.output_size()
     subs = c.server.pubsub.of(c)
     sub, psub, ssub = (
         (0, 0, 0) if subs is None else (len(subs.channels), len(subs.patterns), len(subs.shard))
@@ -229,7 +230,7 @@ def client_info(c, me, running: str = "") -> str:
         f"age={(now - c.created) // 1000} idle={(now - c.last_active) // 1000} flags={flags or 'N'} "
         f"db=0 sub={sub} psub={psub} ssub={ssub} "
         f"multi={len(c.multi) if c.multi is not None else -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
-        f"rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={running if c is me and running else c.last_command} user=default "
+        f"rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem={omem} events=r cmd={running if c is me and running else c.last_command} user=default "
         f"redir={t.redirect if t is not None else -1} resp={c.proto} lib-name={c.lib_name.decode('utf-8', 'replace')} "
         f"lib-ver={c.lib_ver.decode('utf-8', 'replace')}\n"
     )

@@ -115,6 +115,7 @@ def stats_section(server) -> dict[str, Any]:
         "total_connections_received": server.connections_received,
         "total_commands_processed": node.total_commands(),
         "rejected_connections": server.rejected_connections,
+        "client_output_buffer_limit_disconnections": server.output_limit_disconnections,
         "expired_keys": sum(ns.stats.expired_objects for ns in spaces),
         "evicted_keys": sum(ns.stats.evicted_objects for ns in spaces),
         "keyspace_hits": sum(ns.stats.client_read_success for ns in spaces),
