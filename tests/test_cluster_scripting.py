@@ -7,6 +7,8 @@ included."""
 
 from __future__ import annotations
 
+import hashlib
+
 import hiredis
 import pytest
 
@@ -101,11 +103,15 @@ def test_plain_connection_scripts_run_on_their_keys_master(cluster):
         assert c.call("EVAL", INCR, 1, key) == 1
         sha = c.call("SCRIPT", "LOAD", INCR)
         assert c.call("EVALSHA", sha, 1, key) == 2  # the master cached it at the EVAL
-        # the script cache is each node's own, as in Redis Cluster: a script loaded here
-        # only is not known to the master EVALSHA is proxied to
-        other = c.call("SCRIPT", "LOAD", "return 'only here'")
-        assert _err(c.call("EVALSHA", other, 1, key)).startswith("NOSCRIPT")
-        assert c.call("EVALSHA", other, 0) == b"only here"
+        # SCRIPT LOAD reaches every member (cluster clients send it only to the nodes
+        # they take for primaries); a script cached by EVAL stays where it ran
+        other = c.call("SCRIPT", "LOAD", "return 'everywhere'")
+        assert c.call("EVALSHA", other, 1, key) == b"everywhere"
+        assert c.call("EVAL", "return 'evaled'", 0) == b"evaled"
+        sha_evaled = hashlib.sha1(b"return 'evaled'").hexdigest()
+        assert c.call("SCRIPT", "EXISTS", sha_evaled) == [1]
+        assert _err(c.call("EVALSHA", sha_evaled, 1, key)).startswith("NOSCRIPT")
+        assert c.call("EVALSHA", sha_evaled, 0) == b"evaled"
         assert c.call("FUNCTION", "LOAD", "REPLACE", LIB) == b"clib"
         wait_until(lambda: _has_library(master), 30, "the library on the key's master")
         assert c.call("FCALL", "cincr", 1, key, 10) == 12
