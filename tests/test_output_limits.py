@@ -263,3 +263,38 @@ def test_the_config_file_takes_redis_syntax_and_names_a_bad_value(start_node):
         ]
     with pytest.raises(RuntimeError, match="client-output-buffer-limit.*Invalid client class"):
         start_node("[node]\nclient-output-buffer-limit = 'everyone 1mb 1mb 1'\n")
+
+
+@pytest.mark.timeout(120)
+def test_a_subscriber_that_never_reads_is_closed_at_the_pubsub_limit(start_node):
+    """100 MB published to a subscriber that reads nothing: its connection is closed at the
+    pubsub class's hard limit (32 MB by default) and the node's memory comes back to within
+    a few tens of MB of where it was; the publisher and other clients are never refused."""
+    node = start_node("[namespaces.test]\n")
+    sub = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sub.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sub.connect((node.host, node.port))
+    try:
+        sub.sendall(encode("SUBSCRIBE", "ch"))
+        with RawClient.to(node) as c:
+            wait_until(lambda: c.call("PUBSUB", "NUMSUB", "ch")[1] == 1, 10, "the subscription")
+            for _ in range(20):
+                ping_ms(c)
+            before, peak = rss(node), 0
+            message = b"m" * 100_000
+            receivers, batch = [], 50
+            for _ in range(1000 // batch):  # 100 MB in all
+                c.send(encode("PUBLISH", "ch", message) * batch)
+                receivers += [c.read() for _ in range(batch)]
+                peak = max(peak, rss(node))
+            wait_until(lambda: disconnections(c) == 1, 10, "the subscriber's disconnection")
+            print(
+                f"\nRSS {before / MB:.0f} MB -> peak {peak / MB:.0f} MB; receivers {receivers[-1]}"
+            )
+            assert peak - before <= 32 * MB + 40 * MB
+            assert receivers[0] == 1 and receivers[-1] == 0  # closed before the end
+            assert c.call("PUBSUB", "NUMSUB", "ch")[1] == 0
+            assert ping_ms(c) < 1000
+            assert "output buffer limits" in node.log()
+    finally:
+        sub.close()
