@@ -2,6 +2,7 @@
 as redis-benchmark sends them and time the Python work per command.
 
     python bench/hotpath.py [--profile] [--n 200000] [--pipeline 16] [--device] [--keys 1]
+                            [--only EVALSHA,GET]
 
 This is a profiling aid for the hot path (parse, dispatch, engine, encode); the
 throughput figures that count are the redis-benchmark ones in bench/redis_compare.py.
@@ -31,7 +32,10 @@ WORKLOADS = {
     "GET": [b"GET", b"key:__rand_int__"],
     "INCR": [b"INCR", b"counter:__rand_int__"],
     "HSET": [b"HSET", b"myhash", b"element:__rand_int__", b"xxx"],
+    # bench/scripting_bench.py's script (GET then INCR of KEYS[1]), loaded first
+    "EVALSHA": [b"EVALSHA", b"596ac8714549488e4f0ff39d4f511803f954328d", b"1", b"key"],
 }
+SCRIPT = b"local v = redis.call('get', KEYS[1]) return redis.call('incr', KEYS[1])"
 
 
 class NullTransport:
@@ -51,7 +55,9 @@ class NullTransport:
         pass
 
 
-async def run(n: int, pipeline: int, profile: bool, device: bool, keys: int) -> None:
+async def run(
+    n: int, pipeline: int, profile: bool, device: bool, keys: int, only: list[str]
+) -> None:
     data_dir = tempfile.mkdtemp(prefix="respike-hot-")
     toml = (
         {"namespaces": {"test": {"storage-engine": "device", "file-size": "2G"}}} if device else {}
@@ -61,7 +67,10 @@ async def run(n: int, pipeline: int, profile: bool, device: bool, keys: int) -> 
     node.server.loop = asyncio.get_running_loop()  # what RespServer.start binds
     client = Client(node.server)
     client.connection_made(NullTransport())
+    node.scripts.load(SCRIPT)
     for name, args in WORKLOADS.items():
+        if only and name not in only:
+            continue
         chunks = _chunks(args, pipeline, keys)
         feed, flush = client.data_received, node.server.flush_all
         rounds = n // pipeline
@@ -123,8 +132,12 @@ def main() -> None:
         default=1,
         help="distinct keys, as redis-benchmark -r (with --device the tight loop can outrun defrag)",
     )
+    parser.add_argument("--only", default="", help="workloads to run, e.g. EVALSHA,GET")
     args = parser.parse_args()
-    uvloop.run(run(args.n, args.pipeline, args.profile, args.device, args.keys))  # as the server
+    only = [w.upper() for w in args.only.split(",") if w]
+    uvloop.run(
+        run(args.n, args.pipeline, args.profile, args.device, args.keys, only)
+    )  # as the server
 
 
 if __name__ == "__main__":
