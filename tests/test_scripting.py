@@ -26,6 +26,13 @@ SCRIPTS = [
     ("return redis.status_reply('FINE')", [], []),
     ("return {1, 2, {3, 'a'}, nil, 4}", [], []),
     ("return 3.99", [], []),
+    ("return 7", [], []),
+    ("return -7", [], []),
+    ("return 2^53", [], []),
+    ("return 1e20", [], []),
+    ("return ''", [], []),
+    ("return 'abc'", [], []),
+    ("return ARGV[1]", [], ["x\r\ny"]),
     ("return -3.99", [], []),
     ("return {ok='x'}", [], []),
     ("return {err='WRONGTYPE x'}", [], []),
@@ -236,6 +243,37 @@ def test_functions_survive_a_restart(start_node):
     node.start()
     with RawClient.to(node) as c:
         assert c.call("FCALL", "myincr", 1, "ctr", 2) == 2
+
+
+# A script that runs for at least 25 ms (TIME, not a loop of a guessed length).
+SLOW = """local t = redis.call('time') local start = t[1] * 1000000 + t[2]
+repeat t = redis.call('time') until t[1] * 1000000 + t[2] - start >= 25000
+return 1"""
+
+
+def _logged(c, command: bytes) -> int:
+    return sum(1 for entry in c.call("SLOWLOG", "GET", "-1") if entry[3][0] == command)
+
+
+def test_scripts_are_in_the_slowlog_every_time(node):
+    """Scripts run on the connection's inline path (timed one call in SAMPLE_EVERY for the
+    latency statistics) but log themselves: every slow one is in SLOWLOG, once."""
+    with RawClient.to(node) as c:
+        c.call("CONFIG", "SET", "slowlog-max-len", "1000", "slowlog-log-slower-than", "20000")
+        c.call("SLOWLOG", "RESET")
+        slow, fast = c.call("SCRIPT", "LOAD", SLOW), c.call("SCRIPT", "LOAD", "return 1")
+        for _ in range(20):  # more than SAMPLE_EVERY
+            assert c.call("EVALSHA", slow, 0) == 1
+            assert c.call("EVALSHA", fast, 0) == 1
+        assert _logged(c, b"EVALSHA") == 20
+        assert all(e[3][1] == slow for e in c.call("SLOWLOG", "GET", "-1") if e[3][0] == b"EVALSHA")
+        assert c.call("EVAL", SLOW, 0) == 1 and _logged(c, b"EVAL") == 1
+        c.call("CONFIG", "SET", "slowlog-log-slower-than", "0")  # every command, once
+        c.call("SLOWLOG", "RESET")
+        for _ in range(40):
+            c.call("EVALSHA", fast, 0)
+        assert _logged(c, b"EVALSHA") == 40
+        c.call("CONFIG", "SET", "slowlog-log-slower-than", "10000")
 
 
 def test_sandbox(node):

@@ -473,7 +473,7 @@ class Client:
             reply = self._after_waits(reply)
         usec = (perf_counter_ns() - start) // 1000
         cmd.latency.add(usec)
-        if usec >= self.server.slowlog_threshold >= 0:
+        if usec >= self.server.slowlog_threshold >= 0 and not cmd.self_logged:
             self.server.slowlog.add(
                 usec, args, self.addr, self.name, self.server.node_config["slowlog-max-len"]
             )

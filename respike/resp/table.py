@@ -39,11 +39,16 @@ _STATEFUL = frozenset(
     }
 )
 
+# Commands that put themselves in the slow log (Client._timed leaves them out): scripts
+# run on the inline path (below), so they are timed one call in SAMPLE_EVERY for the
+# latency statistics, but a slow script is in SLOWLOG every time, as in Redis.
+SELF_LOGGED = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
 # Commands on the inline path although their complexity is not O(1) (they are then timed
 # one call in SAMPLE_EVERY, like every inline command): Redis flags them `fast`, and a
 # PUBLISH's cost is its delivery, which it would otherwise pay twice over (measured with
 # bench/pubsub_bench.py: 0.34x -> 0.52x of Redis's messages per second, one subscriber).
-_INLINE = frozenset({"publish", "spublish"})
+# A script's cost is what it runs, and the commands it runs are timed where they run.
+_INLINE = frozenset({"publish", "spublish"}) | SELF_LOGGED
 
 _ACL_BY_GROUP = {
     "string": "@string",
@@ -89,6 +94,7 @@ class Command:
     keyed: bool = field(init=False, default=False)
     # Statistics (see resp/stats.py): exact counts, sampled latency.
     timed: bool = field(init=False, default=True)
+    self_logged: bool = field(init=False, default=False)
     calls: int = field(init=False, default=0)
     failed_calls: int = field(init=False, default=0)
     rejected_calls: int = field(init=False, default=0)
@@ -101,6 +107,7 @@ class Command:
         self.min_args = -self.arity if self.arity < 0 else self.arity
         self.keyed = bool(self.first_key) or self.getkeys is not None
         self.timed = not self.complexity.startswith("O(1)") and self.name not in _INLINE
+        self.self_logged = self.name in SELF_LOGGED
         self.doc_args = parse_synopsis(self.args) if self.args else []
 
     @property

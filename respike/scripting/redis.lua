@@ -412,33 +412,53 @@ local function tables(nkeys, ...)
   return keys, argv
 end
 
--- Run an EVAL script (its compiled function) with KEYS and ARGV: (true, reply bytes) or
--- (false, error text).
-local function run_script(f, name, proto, nkeys, ...)
-  local keys, argv = tables(nkeys, ...)
-  call_resp = 2
-  rawset(eval_env, 'KEYS', keys)
-  rawset(eval_env, 'ARGV', argv)
-  local ok, r = xpcall(f, handler)
-  if ok then return true, reply_of(r, proto) end
+-- What a run gives the host: a string or number result as itself (one value: the host
+-- encodes it, much cheaper than building the reply string here, which formats a number
+-- with sprintf and interns a new string), anything else as (true, its RESP reply); an
+-- error as (false, its text).
+local function result(ok, r, proto, name)
+  if ok then
+    local t = type(r)
+    if t == 'string' or t == 'number' then return r end
+    return true, reply_of(r, proto)
+  end
   return false, error_text(type(r) == 'table' and r or { err = 'ERR ' .. tostring(r) }, name)
+end
+
+-- What runs an EVAL script: a closure over its compiled function and the name its
+-- errors give (the sha), made once per script, so a run passes neither across (a string
+-- pushed from the host is hashed and interned each time). It sets KEYS and ARGV, runs
+-- the script and returns as `result` does.
+local function script_runner(f, name)
+  return function(proto, nkeys, ...)
+    local keys, argv
+    if nkeys == select('#', ...) then keys, argv = { ... }, {} else keys, argv = tables(nkeys, ...) end
+    call_resp = 2
+    rawset(eval_env, 'KEYS', keys)
+    rawset(eval_env, 'ARGV', argv)
+    local ok, r = xpcall(f, handler)
+    if ok then
+      local t = type(r)
+      if t == 'string' or t == 'number' then return r end
+    end
+    return result(ok, r, proto, name)
+  end
 end
 
 local function run_function(f, name, proto, nkeys, ...)
   local keys, argv = tables(nkeys, ...)
   call_resp = 2
   local ok, r = xpcall(function() return f(keys, argv) end, handler)
-  if ok then return true, reply_of(r, proto) end
-  return false, error_text(type(r) == 'table' and r or { err = 'ERR ' .. tostring(r) }, name)
+  return result(ok, r, proto, name)
 end
 
--- Compile an EVAL body: the function, or nil and the error.
-local function compile_script(body)
+-- Compile an EVAL body: its runner (see `script_runner`), or nil and the error.
+local function compile_script(body, name)
   if refuse_binary(body) then return nil, 'user_script: cannot load a binary chunk' end
   local f, err = loadstring_(body, '@user_script')
   if f == nil then return nil, err end
   setfenv(f, eval_env)
-  return f, nil
+  return script_runner(f, name), nil
 end
 
 -- Run a library's code to collect its functions: (true, {{name, fn, flags, desc}...}) or
@@ -494,7 +514,7 @@ local function disarm()
 end
 
 return {
-  run_script = run_script,
+  reply_of = reply_of,
   run_function = run_function,
   compile_script = compile_script,
   load_library = load_library,

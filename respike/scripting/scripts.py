@@ -114,7 +114,7 @@ class ScriptError(Exception):
 class Script:
     sha: str
     body: bytes
-    function: Any  # the compiled Lua function
+    runner: Any  # the Lua function that runs it (redis.lua's script_runner)
     flags: frozenset[str]
     shebang: bool  # flags came from a #! line (else Redis's defaults for EVAL)
     label: bytes = b""  # the name its errors give (the sha), encoded once
@@ -228,8 +228,8 @@ class Scripting:
         )
         g = self.runtime.globals()
         exports = g.loadstring(source, b"=redis.lua")(host)
-        self._run_script = exports[b"run_script"]
         self._run_function = exports[b"run_function"]
+        self._reply_of = exports[b"reply_of"]
         self._compile = exports[b"compile_script"]
         self._load_library = exports[b"load_library"]
         self._arm = exports[b"arm"]
@@ -251,10 +251,10 @@ class Scripting:
         if script is not None:
             return script
         flags, code, shebang = parse_shebang(body)
-        fn, err = self._compile(code)
-        if fn is None:
+        runner, err = self._compile(code, sha.encode())
+        if runner is None:
             raise RedisError(f"ERR Error compiling script (new function): {_text(err)}")
-        script = self.scripts[sha] = Script(sha, body, fn, flags, shebang)
+        script = self.scripts[sha] = Script(sha, body, runner, flags, shebang)
         self.by_sha[script.label] = script
         return script
 
@@ -272,33 +272,45 @@ class Scripting:
         self._bind(caller.call, caller.pcall)
 
     def run(
-        self, target: Script | Function, proto: int, keys: list[bytes], argv: list[bytes],
+        self, target: Script | Function, proto: int, nkeys: int, args: list[bytes],
         running: Running,
-    ) -> tuple[bool, bytes]:  # fmt: skip
-        """Run a script or function with the bound Caller set up for it: (True, the RESP
-        reply) or (False, the error text)."""
+    ) -> bytes | CallError:  # fmt: skip
+        """Run a script or function with the bound Caller set up for it: its RESP reply,
+        or a CallError with the error text. `args` are its keys (the first `nkeys`) and
+        then its arguments, as the command gives them (one list, not two: one copy)."""
         if self.running is not None:
             raise RedisError("ERR a script cannot run another script")
         self.running = running
         try:
-            if isinstance(target, Script):
-                ok, out = self._run_script(target.function, target.label, proto, len(keys),
-                                           *keys, *argv)  # fmt: skip
+            if target.__class__ is Script:
+                out = target.runner(proto, nkeys, *args)  # type: ignore[union-attr]
             else:
-                ok, out = self._run_function(target.callback, target.label, proto, len(keys),
-                                             *keys, *argv)  # fmt: skip
+                out = self._run_function(target.callback, target.label, proto, nkeys,  # type: ignore[union-attr]
+                                         *args)  # fmt: skip
         except lua.LuaMemoryError:
-            ok, out = False, b"ERR Script exceeded the Lua memory limit (lua-max-memory)"
+            out = (False, b"ERR Script exceeded the Lua memory limit (lua-max-memory)")
         except lua.LuaError as exc:
-            ok, out = False, f"ERR {exc}".encode()
+            out = (False, f"ERR {exc}".encode())
         finally:
             self.running = None
         if running.killed:
             self._clear_hook()
             self._arm(HOOK_EVERY)
-            if ok or not out.startswith(KILLED):  # it ended otherwise as it was killed
-                return False, KILLED
-        return ok, out
+            if out.__class__ is not tuple or out[0] or not out[1].startswith(KILLED):
+                return CallError(KILLED)  # it ended otherwise as it was killed
+        return self._reply(out, proto)
+
+    def _reply(self, out: Any, proto: int) -> bytes | CallError:
+        """What a script runner gave (see redis.lua's `result`) as the RESP reply: a string or
+        an integer result is encoded here (as Redis's reply for a Lua string or number)."""
+        cls = out.__class__
+        if cls is bytes:
+            return b"$%d\r\n%s\r\n" % (len(out), out)
+        if cls is int:
+            return b":%d\r\n" % out
+        if cls is tuple:
+            return out[1] if out[0] else CallError(out[1])
+        return self._reply_of(out, proto)  # a non-integral number: Lua's own truncation
 
     def tick(self) -> bytes | None:
         """The count hook: past busy-reply-threshold the node answers others (BUSY,

@@ -14,7 +14,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgpack
 
@@ -82,7 +82,9 @@ def _script_keys(args: list[bytes]) -> list[int]:
 _DIGITS = {b"%d" % i: i for i in range(10)}  # the usual numkeys, without parsing
 
 
-def _split(a: list[bytes], at: int) -> tuple[list[bytes], list[bytes]]:
+def _numkeys_of(a: list[bytes], at: int) -> int:
+    """The numkeys of `... numkeys key... arg...`, checked as Redis does (the keys and
+    arguments follow it: the script gets them in one piece, see Scripting.run)."""
     n = _DIGITS.get(a[at])
     if n is None:
         try:
@@ -93,7 +95,7 @@ def _split(a: list[bytes], at: int) -> tuple[list[bytes], list[bytes]]:
         raise RedisError(NUMKEYS_NEGATIVE)
     if n > len(a) - at - 1:
         raise RedisError(NUMKEYS_TOO_MANY)
-    return a[at + 1 : at + 1 + n], a[at + 1 + n :]
+    return n
 
 
 # --- redis.call ---------------------------------------------------------------------------
@@ -294,36 +296,43 @@ def _key(value: Any) -> Any:
 
 
 def _run(
-    c: Client, target: Script | Function, keys, argv, readonly: bool, name: str, args
+    c: Client, target: Script | Function, nkeys: int, readonly: bool, name: str, args
 ) -> bytes:
     scripting = _scripting(c)
     is_function = isinstance(target, Function)
     server = c.server
     if server.route is not None and "no-cluster" in target.flags:
         raise RedisError(SCRIPT_NO_CLUSTER)
-    caller = scripting.caller
-    if caller is None:
+    bound = scripting.caller
+    if bound is None:
         caller = Caller(scripting, server.table)
         scripting.bind(caller)
+    else:  # (typed as this Caller: compiled, its attributes are then struct members)
+        caller = cast(Caller, bound)
     running = Running(
         name,
         args,
         is_function,
         time.monotonic(),
         server.node_config["busy-reply-threshold"],
-        caller.on_busy,  # type: ignore[attr-defined]
+        caller.on_busy,
     )
-    caller.begin(c, readonly or "no-writes" in target.flags, running)  # type: ignore[attr-defined]
+    caller.begin(c, readonly or "no-writes" in target.flags, running)
     proto, in_exec = c.proto, c.in_exec
     c.in_exec = True  # blocking commands answer at once, as in EXEC
     try:
-        ok, out = scripting.run(target, proto, keys, argv, running)
+        out = scripting.run(target, proto, nkeys, args[3:], running)
     finally:
         c.proto, c.in_exec = proto, in_exec
-        caller.c = caller.running = None  # type: ignore[attr-defined]
+        caller.c = caller.running = None
         if running.busy:
             adopt(server)
-    return out if ok else error(out.decode("utf-8", "replace"))
+    usec = int((time.monotonic() - running.started) * 1_000_000)
+    if usec >= server.slowlog_threshold >= 0:  # (see table.SELF_LOGGED)
+        server.slowlog.add(usec, args, c.addr, c.name, server.node_config["slowlog-max-len"])
+    if out.__class__ is bytes:
+        return out  # type: ignore[return-value]
+    return error(out.text.decode("utf-8", "replace"))  # type: ignore[union-attr]
 
 
 def _busy_commands(scripting: Scripting) -> dict:
@@ -360,8 +369,7 @@ def _busy_commands(scripting: Scripting) -> dict:
 
 def _eval(c, a, readonly: bool) -> bytes:
     script = _scripting(c).load(a[1])
-    keys, argv = _split(a, 2)
-    return _run(c, script, keys, argv, readonly, script.sha, a)
+    return _run(c, script, _numkeys_of(a, 2), readonly, script.sha, a)
 
 
 def _evalsha(c, a, readonly: bool) -> bytes:
@@ -369,8 +377,7 @@ def _evalsha(c, a, readonly: bool) -> bytes:
     script = by_sha.get(a[1]) or by_sha.get(a[1].lower())
     if script is None:
         raise RedisError(NOSCRIPT)
-    keys, argv = _split(a, 2)
-    return _run(c, script, keys, argv, readonly, script.sha, a)
+    return _run(c, script, _numkeys_of(a, 2), readonly, script.sha, a)
 
 
 _EVAL_ARGS = "script numkeys:integer [key [key ...]] [arg [arg ...]]"
@@ -578,8 +585,7 @@ def _fcall(c, a, readonly: bool) -> bytes:
         raise RedisError(FUNCTION_NOT_FOUND)
     if readonly and "no-writes" not in fn.flags:
         raise RedisError(FUNCTION_RO_WRITE)
-    keys, argv = _split(a, 2)
-    return _run(c, fn, keys, argv, readonly, name, a)
+    return _run(c, fn, _numkeys_of(a, 2), readonly, name, a)
 
 
 @command(
