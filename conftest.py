@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 
 import pytest
 import redis
 
 from respike import build_native
-from respike.process import NodeProcess, free_port, ping, wait_until
+from respike.process import NodeProcess
 
 
 def pytest_sessionstart(session):
     """Compiled engine modules older than their source would test old code."""
     if build_native.stale():
-        pytest.exit(f"compiled {', '.join(build_native.stale())} older than the source: "
-                    "run `make native` (or `make pure`)", returncode=2)
+        pytest.exit(
+            f"compiled {', '.join(build_native.stale())} older than the source: "
+            "run `make native` (or `make pure`)",
+            returncode=2,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -77,23 +77,10 @@ def start_node():
 @pytest.fixture(scope="session")
 def redis_server():
     """A reference redis-server for differential tests."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (make test installs it)")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="redis-ref-")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: ping("127.0.0.1", port), 10, "redis-server")
-        yield ("127.0.0.1", port)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)
+    from tests.helpers import redis_server_process
+
+    with redis_server_process("redis-ref-") as proc:
+        yield ("127.0.0.1", proc.port)
 
 
 def pytest_configure(config):

@@ -3,13 +3,19 @@ parsing or retries) and small utilities. No mocks: everything talks to real proc
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import hiredis
+import pytest
 
-from respike.process import wait_until
+from respike.process import free_port, ping, wait_until
 
 __all__ = ["RawClient", "as_map", "encode", "wait_until", "info_dict", "namespace_stats"]
 
@@ -150,3 +156,28 @@ SYNTAX = "ERR syntax error"
 
 def arity(cmd: str) -> str:
     return f"ERR wrong number of arguments for '{cmd}' command"
+
+
+@contextlib.contextmanager
+def redis_server_process(prefix: str) -> Iterator[subprocess.Popen]:
+    """A reference redis-server on a free port of 127.0.0.1, no persistence; killed at the
+    end (a test may have stopped it already, by SHUTDOWN NOSAVE). Skips the test when
+    redis-server is not installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (make test installs it)")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    proc.port = port  # type: ignore[attr-defined]
+    try:
+        wait_until(lambda: ping("127.0.0.1", port), 10, "redis-server")
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)

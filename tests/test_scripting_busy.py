@@ -9,15 +9,11 @@ started (a node stuck in a script gets SIGKILL)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-
 import hiredis
 import pytest
 
-from respike.process import free_port, ping, wait_until
-from tests.helpers import RawClient, encode
+from respike.process import wait_until
+from tests.helpers import RawClient, encode, redis_server_process
 
 THRESHOLD_MS = 200
 LOOP = "while true do end"
@@ -45,23 +41,8 @@ class Server:
 @pytest.fixture
 def redis_ref():
     """A redis-server of this test's own (SHUTDOWN NOSAVE may stop it)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (make test installs it)")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="redis-busy-")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_until(lambda: ping("127.0.0.1", port), 10, "redis-server")
-        yield Server("127.0.0.1", port, lambda: proc.poll() is None)
-    finally:
-        proc.kill()
-        proc.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)
+    with redis_server_process("redis-busy-") as proc:
+        yield Server("127.0.0.1", proc.port, lambda: proc.poll() is None)
 
 
 @pytest.fixture
