@@ -23,6 +23,7 @@ def node_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="TOML configuration file")
     p.add_argument("--bind", metavar="IP", help="address to serve on (default 127.0.0.1)")
     p.add_argument("--port", metavar="N", help="RESP port (default 6379)")
+    p.add_argument("--fabric-port", metavar="N", help="node-to-node port (default: --port + 10000)")
     p.add_argument(
         "--data-dir",
         metavar="DIR",
@@ -39,7 +40,7 @@ def node_parser() -> argparse.ArgumentParser:
 def overrides(args: argparse.Namespace) -> dict:
     """Command-line flags as [node] settings (flags win over the file)."""
     out = {}
-    for flag in ("bind", "port", "data_dir", "log_level", "log_file"):
+    for flag in ("bind", "port", "fabric_port", "data_dir", "log_level", "log_file"):
         value = getattr(args, flag)
         if value is not None:
             out[flag.replace("_", "-")] = value

@@ -97,8 +97,10 @@ Do not edit by hand.
 respike reads one TOML file (`respike --config respike.toml`) with a `[node]` table and one
 `[namespaces.NAME]` table per namespace, using Aerospike's setting names. Every setting has
 a default: with no file at all a node serves namespace `test` on 127.0.0.1:6379. Command-line
-flags (`--bind`, `--port`, `--data-dir`, `--seed`, `--log-level`, `--log-file`) override the
-file. An unknown setting or a bad value stops start-up with one line naming it, exit code 2.
+flags (`--bind`, `--port`, `--fabric-port`, `--data-dir`, `--seed`, `--log-level`,
+`--log-file`) override the file. An unknown setting or a bad value stops start-up with one
+line naming it, exit code 2; so does a port out of range or in use, the fabric's default
+port (service port + 10000) included: a node on a port above 55535 needs `--fabric-port`.
 
 Sizes accept `K`, `M`, `G` (`64K`, `4M`, `2G`); durations accept `s`, `m`, `h`, `d`
 (`30`, `10s`, `5m`, `1h`, `30d`). Settings marked *dynamic* change at run time with
