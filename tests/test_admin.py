@@ -402,3 +402,47 @@ def test_quiesce_hands_mastership_over_without_losing_writes(cluster):
 def test_quiesce_of_an_unknown_node(cluster):
     line = fails(cluster.nodes[0], "quiesce", "ffffffffffffffff", code=2)
     assert "no node 'ffffffffffffffff' in the cluster" in line
+
+
+def test_cluster_stable_asks_every_node():
+    """`info cluster-stable` is the cluster's answer: it waits for another node's migrations.
+
+    Node B's outgoing migrations are paused (migrate-threads 0) when a fourth node joins:
+    the seed A finishes its own and, asked alone (AS.INFO, --this-node), says stable; the
+    cluster-wide form names B until B's partitions have moved.
+    """
+    c = Cluster(4, CLUSTER_CONFIG)
+    a, b, _, d = c.nodes
+    try:
+        for proc in c.nodes[:3]:
+            proc.start()
+        c.wait_migrated(c.nodes[:3], 60)
+        c.client(b).config_set("migrate-threads", 0)
+        d.start()
+        c.wait_formed(c.nodes, 60)
+        wait_until(
+            lambda: admin(a, "info", "cluster-stable:size=4", "--this-node").returncode == 0,
+            60,
+            "the seed to finish its own migrations",
+        )
+        assert int(c.info(b, "migrations")["migrate_tx_partitions_remaining"]) > 0
+        line = fails(a, "info", "cluster-stable:size=4")
+        b_id = info_node_id(b)
+        assert "cluster not stable" in line and b_id in line and "migrations pending" in line
+        assert info_node_id(a) not in line  # the seed itself is stable
+        fails(a, "--json", "info", "cluster-stable:size=4")
+        fails(a, "info", "cluster-stable:size=3")  # the wrong size is refused everywhere
+        c.client(b).config_set("migrate-threads", 1)
+        wait_until(
+            lambda: admin(a, "info", "cluster-stable:size=4").returncode == 0,
+            120,
+            "every node's migrations to finish",
+            0.5,
+        )
+        for proc in c.nodes:  # what the cluster-wide answer promises
+            assert c.info(proc, "migrations")["migrate_partitions_remaining"] == 0
+        data = as_json(d, "info", "cluster-stable:size=4")
+        assert data["cluster_key"] == ok(a, "info", "cluster-stable").strip()
+        assert sorted(data["nodes"]) == sorted(node_ids(c.nodes))
+    finally:
+        c.stop()
