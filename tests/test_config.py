@@ -146,8 +146,10 @@ def test_port_in_use(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
+        # an ephemeral port may be above 55535: its default fabric port would be refused first
+        fabric = ["--fabric-port", str(free_port())]
         code, err = _start_failing(
-            ["--port", str(port), "--data-dir", str(tmp_path / "d")], tmp_path
+            ["--port", str(port), *fabric, "--data-dir", str(tmp_path / "d")], tmp_path
         )
     assert code == 2 and len(err.splitlines()) == 1
     assert f"127.0.0.1:{port}" in err and "cannot listen" in err
