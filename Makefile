@@ -48,8 +48,14 @@ tools:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# `make run ARGS="--port 7000 --data-dir /tmp/r1"` passes any `respike` options;
+# `make run PORT=7000 CONFIG=respike.toml` the two most common ones. The node's own
+# "serving namespaces ... on IP:PORT" line says where it answers. Checked by
+# tests/test_cli.py (test_make_run_passes_options).
+RUN_ARGS := $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 run: $(NATIVE)
-	$(BIN)/respike
+	@echo "respike: starting $(BIN)/respike $(strip $(RUN_ARGS)) (127.0.0.1:6379 unless the options say otherwise; Ctrl-C stops it)"
+	$(BIN)/respike $(RUN_ARGS)
 
 # The compiled modules must type-check: mypyc refuses them otherwise, and the node would
 # run them interpreted (slower) without saying so in a test.

@@ -7,6 +7,7 @@ It connects to one node (the seed), learns the other members from its `INFO clus
 
     info                              cluster summary: nodes, key, principal, namespaces, migrations
     info COMMAND [--all]              an asinfo-style info command (AS.INFO), e.g. `info statistics`
+    info cluster-stable[:size=N]      the cluster key once every node is stable (no migrations)
     show cluster|namespaces|sets      tables, one row per node (with totals)
     show stats [--like PATTERN]       statistics, one column per node
     show config [--like PATTERN]      settings, one column per node, and which are dynamic
@@ -1289,8 +1290,41 @@ def _migrations_table(admin: Admin, rows: list[dict[str, Any]], done: bool, stam
 # --- raw info ----------------------------------------------------------------------------
 
 
+def cmd_cluster_stable(admin: Admin) -> int:
+    """`info cluster-stable[:size=N;ignore-migrations=BOOL]` asked of every node.
+
+    AS.INFO cluster-stable is one node's view: it said yes while other nodes still had
+    partitions to send or receive. A script wants the cluster's answer: the cluster key
+    when every member is reachable, stable by its own account and on the same key.
+    """
+    command = admin.opts.info_command
+    nodes = admin.gather("server cluster")
+    answers: dict[str, str] = {}
+    problems = []
+    for n in nodes:
+        if not n.ok:
+            problems.append(f"{n.label} unreachable")
+            continue
+        try:
+            answers[n.node_id] = str(n.conn.call("AS.INFO", command))  # type: ignore[union-attr]
+        except Refused as exc:
+            problems.append(f"{n.label} ({n.address}): {str(exc).split(': ', 1)[-1]}")
+    if not problems and len(set(answers.values())) > 1:
+        keys = ", ".join(f"{node}={key}" for node, key in answers.items())
+        problems.append(f"nodes disagree on the cluster key ({keys})")
+    if problems:
+        raise AdminError(f"cluster not stable: {'; '.join(problems)}")
+    key = next(iter(answers.values()))
+    admin.emit(
+        {"cluster_key": key, "nodes": sorted(answers)} if admin.opts.json else key, lambda: key
+    )
+    return EXIT_OK
+
+
 def cmd_raw_info(admin: Admin) -> int:
     opts = admin.opts
+    if opts.info_command.split(":", 1)[0] == "cluster-stable" and not (opts.all or opts.this_node):
+        return cmd_cluster_stable(admin)
     if opts.all:
         nodes = admin.gather("server cluster")
         targets = [n for n in nodes if n.ok]
@@ -1367,6 +1401,7 @@ EXAMPLES = """examples:
   respike-admin config set -n test default-ttl 1h     on every node, no restart
   respike-admin quiesce 9f2c1d0e                      before taking that node down
   respike-admin migrations --until-done               wait until partitions stop moving
+  respike-admin info cluster-stable:size=3            exit 0 once all 3 nodes agree, none migrating
   respike-admin info namespace/test -l                one asinfo command, a line per value
   respike-admin --json show namespaces | jq .         the same figures for scripts
 
@@ -1399,6 +1434,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. namespaces, statistics, namespace/test",
     )
     sp.add_argument("--all", action="store_true", help="ask every node, not only the one given")
+    sp.add_argument(
+        "--this-node",
+        action="store_true",
+        help="cluster-stable: only the node given says (default: every node must agree)",
+    )
     sp.add_argument("-l", "--lines", action="store_true", help="one name=value per line")
 
     sp = command("show", "cluster, namespaces, sets, stats, config or latencies as tables")

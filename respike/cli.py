@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import logging.handlers
 import os
@@ -18,11 +19,32 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
+# `respike SUBCOMMAND ...`: each is listed in `respike --help` from here, so none is hidden.
+SUBCOMMANDS = {
+    "cluster-local": (
+        "respike.cluster.local",
+        "a cluster of N nodes on this machine (respike cluster-local --help)",
+    ),
+}
+
+HELP_EPILOG = (
+    "subcommands:\n"
+    + "".join(f"  respike {name:<14} {summary}\n" for name, (_, summary) in SUBCOMMANDS.items())
+    + "\nrespike-admin (a separate command) inspects and operates running nodes."
+)
+
+
 def node_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="respike", description="Run a respike node.")
+    p = _Parser(
+        prog="respike",
+        description="Run a respike node (with no options: namespace test on 127.0.0.1:6379).",
+        epilog=HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", metavar="FILE", help="TOML configuration file")
     p.add_argument("--bind", metavar="IP", help="address to serve on (default 127.0.0.1)")
     p.add_argument("--port", metavar="N", help="RESP port (default 6379)")
+    p.add_argument("--fabric-port", metavar="N", help="node-to-node port (default: --port + 10000)")
     p.add_argument(
         "--data-dir",
         metavar="DIR",
@@ -39,7 +61,7 @@ def node_parser() -> argparse.ArgumentParser:
 def overrides(args: argparse.Namespace) -> dict:
     """Command-line flags as [node] settings (flags win over the file)."""
     out = {}
-    for flag in ("bind", "port", "data_dir", "log_level", "log_file"):
+    for flag in ("bind", "port", "fabric_port", "data_dir", "log_level", "log_file"):
         value = getattr(args, flag)
         if value is not None:
             out[flag.replace("_", "-")] = value
@@ -109,10 +131,9 @@ def run_node(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        if argv[:1] == ["cluster-local"]:
-            from .cluster.local import main as local_main
-
-            return local_main(argv[1:])
+        if argv[:1] and argv[0] in SUBCOMMANDS:
+            module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+            return module.main(argv[1:])
         return run_node(argv)
     except ConfigError as exc:
         print(f"respike: {exc}", file=sys.stderr)

@@ -295,7 +295,9 @@ NODE_SETTINGS = _defaults(
             "fabric-port",
             parse_int(0, 65535),
             0,
-            "Node-to-node port; 0 means service port + 10000.",
+            "Node-to-node (fabric) port, also `--fabric-port`; 0 means service port + 10000, "
+            "which must then be at most 65535. Peers that seed from this node name it "
+            "`IP:PORT:FABRIC-PORT`.",
         ),
         Setting(
             "heartbeat-interval",
@@ -638,6 +640,7 @@ def build_config(data: dict[str, Any], overrides: dict[str, Any] | None = None) 
     node_table = dict(data.get("node", {}))
     node_table.update(overrides or {})
     node = _apply(NODE_SETTINGS, node_table, "[node]")
+    check_node(node)
     spaces = data.get("namespaces") or {"test": {}}
     if not isinstance(spaces, dict) or not all(isinstance(v, dict) for v in spaces.values()):
         raise ConfigError("[namespaces]: expected one [namespaces.NAME] table per namespace")
@@ -652,6 +655,49 @@ def build_config(data: dict[str, Any], overrides: dict[str, Any] | None = None) 
         config.namespaces[name] = NamespaceConfig(name, values)
     check_device_files(config)
     return config
+
+
+def fabric_port(node: dict[str, Any]) -> int:
+    """The fabric's port: `fabric-port`, or the service port + 10000 when it is 0."""
+    return node["fabric-port"] or node["port"] + 10000
+
+
+def check_node(node: dict[str, Any]) -> None:
+    """Ports the node will listen on: in range and distinct, checked before anything starts.
+
+    The fabric's default port is derived (service port + 10000); past 65535 the node used to
+    start and log a fabric address no peer could reach.
+    """
+    port, fabric = node["port"], fabric_port(node)
+    if fabric > 65535:
+        raise ConfigError(
+            f"[node] 'fabric-port': the default, port {port} + 10000 = {fabric}, is past 65535; "
+            "choose one with --fabric-port or [node] fabric-port"
+        )
+    if fabric == port:
+        raise ConfigError(f"[node] 'fabric-port' ({fabric}) is the service port; choose another")
+    metrics = node["metrics-port"]
+    if metrics and metrics in (port, fabric):
+        which = "service" if metrics == port else "fabric"
+        raise ConfigError(f"[node] 'metrics-port' ({metrics}) is the {which} port; choose another")
+    for seed in node["seeds"]:
+        check_seed(seed)
+
+
+def check_seed(seed: str) -> None:
+    """A seed is `IP:PORT` (its fabric on PORT + 10000) or `IP:PORT:FABRIC-PORT`."""
+    parts = seed.rsplit(":", 2)
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        numbers = [int(parts[1]), int(parts[2])]
+    elif len(parts) > 1 and parts[-1].isdigit():
+        numbers = [int(parts[-1]), int(parts[-1]) + 10000]
+    else:
+        raise ConfigError(f"[node] 'seeds': '{seed}' is not IP:PORT or IP:PORT:FABRIC-PORT")
+    if not all(1 <= n <= 65535 for n in numbers):
+        raise ConfigError(
+            f"[node] 'seeds': '{seed}' names port {max(numbers)}, past 65535 "
+            "(a seed whose port + 10000 is past 65535 needs IP:PORT:FABRIC-PORT)"
+        )
 
 
 def check_namespace(name: str, v: dict[str, Any]) -> None:

@@ -180,9 +180,12 @@ class Node:
             self._tasks.append(asyncio.create_task(self._watch(ns)))
         names = ", ".join(self.config.namespaces)
         log.info(
-            "node %s serving namespaces %s on %s:%d (compiled engine modules: %s)",
+            "node %s serving namespaces %s on %s:%d (redis-cli -h %s -p %d; compiled engine "
+            "modules: %s)",
             self.node_id_hex,
             names,
+            bind,
+            port,
             bind,
             port,
             ", ".join(running()) or "none, pure Python",

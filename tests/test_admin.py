@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from respike.process import free_port, wait_until
+from respike.process import NodeProcess, free_port, wait_until
 from respike.resp.stats import SAMPLE_EVERY
 
 from .cluster import Cluster, Workload
@@ -404,3 +404,83 @@ def test_quiesce_hands_mastership_over_without_losing_writes(cluster):
 def test_quiesce_of_an_unknown_node(cluster):
     line = fails(cluster.nodes[0], "quiesce", "ffffffffffffffff", code=2)
     assert "no node 'ffffffffffffffff' in the cluster" in line
+
+
+def _set_migrate_threads(c: Cluster, nodes: list, n: int) -> None:
+    for proc in nodes:
+        c.client(proc).config_set("migrate-threads", n)
+
+
+def _join_with_a_sender_that_receives_nothing(c: Cluster, first: list) -> tuple:
+    """Start a fourth node while the first three's migrations are paused, until one of
+    those three receives nothing from the others; (the new node, that node).
+
+    Which nodes receive what depends on the node ids: a new node (a fresh data dir, so a
+    fresh id) is tried again when all three receive partitions."""
+    host = first[0].host.rsplit(".", 1)[0] + ".4"
+    for _ in range(10):
+        joining = NodeProcess(host=host, config=CLUSTER_CONFIG, args=["--seed", first[0].address])
+        c.nodes.append(joining)
+        joining.start()
+        c.wait_formed(c.nodes, 60)
+        wait_until(
+            lambda j=joining: int(c.info(j, "migrations")["migrate_rx_partitions_remaining"]) > 0,
+            30,
+            "the new node to expect partitions",
+        )
+        quiet = [
+            p for p in first if int(c.info(p, "migrations")["migrate_rx_partitions_remaining"]) == 0
+        ]
+        if quiet:
+            return joining, quiet[0]
+        c.nodes.remove(joining)
+        joining.cleanup()
+        _set_migrate_threads(c, first, 1)  # settle without it, then pause again
+        c.wait_migrated(first, 60)
+        _set_migrate_threads(c, first, 0)
+    pytest.fail("ten new node ids, and every old node received partitions each time")
+
+
+def test_cluster_stable_asks_every_node():
+    """`info cluster-stable` is the cluster's answer: it waits for another node's migrations.
+
+    Migrations are paused (migrate-threads 0) on three nodes before a fourth joins. Then
+    only a node S that receives nothing is let go: it sends its partitions and, asked alone
+    (AS.INFO, --this-node), says stable while the others still hold theirs. The
+    cluster-wide form names those nodes, and answers the key once they are let go too.
+    """
+    c = Cluster(3, CLUSTER_CONFIG)
+    first = list(c.nodes)
+    try:
+        c.start()
+        c.wait_migrated(first, 60)
+        _set_migrate_threads(c, first, 0)
+        joining, seed = _join_with_a_sender_that_receives_nothing(c, first)
+        others = [p for p in first if p is not seed]
+        c.client(seed).config_set("migrate-threads", 1)
+        wait_until(
+            lambda: admin(seed, "info", "cluster-stable:size=4", "--this-node").returncode == 0,
+            60,
+            "the seed to finish its own migrations",
+        )
+        line = fails(seed, "info", "cluster-stable:size=4")
+        assert "cluster not stable" in line and "migrations pending" in line, line
+        for proc in others + [joining]:  # everyone else still sends or receives
+            assert info_node_id(proc) in line, (proc.address, line)
+        assert info_node_id(seed) not in line  # the seed itself is stable
+        fails(seed, "--json", "info", "cluster-stable:size=4")
+        _set_migrate_threads(c, others, 1)
+        wait_until(
+            lambda: admin(seed, "info", "cluster-stable:size=4").returncode == 0,
+            120,
+            "every node's migrations to finish",
+            0.5,
+        )
+        for proc in c.nodes:  # what the cluster-wide answer promises
+            assert c.info(proc, "migrations")["migrate_partitions_remaining"] == 0
+        fails(seed, "info", "cluster-stable:size=3")  # the wrong size is refused
+        data = as_json(joining, "info", "cluster-stable:size=4")
+        assert data["cluster_key"] == ok(seed, "info", "cluster-stable").strip()
+        assert sorted(data["nodes"]) == sorted(node_ids(c.nodes))
+    finally:
+        c.stop()

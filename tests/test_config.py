@@ -10,13 +10,19 @@ import sys
 
 import pytest
 
-from respike.process import NodeProcess, free_port
-from tests.helpers import RawClient, as_map
+from respike.process import NodeProcess, free_port, wait_until
+from tests.helpers import RawClient, as_map, info_dict
 
 # (case id, extra args, TOML text or None, words the one error line must contain)
 CASES = [
     ("port-not-int", ["--port", "abc"], None, ["'port'", "abc"]),
     ("port-range", ["--port", "70000"], None, ["'port'", "65535"]),
+    # the fabric's default port is the service port + 10000: 70000 is out of range
+    ("fabric-port-derived", ["--port", "60000"], None, ["'fabric-port'", "70000", "--fabric-port"]),
+    ("fabric-port-range", ["--fabric-port", "65536"], None, ["'fabric-port'", "65535"]),
+    ("fabric-is-service", ["--port", "7000", "--fabric-port", "7000"], None, ["'fabric-port'"]),
+    ("seed-port-derived", ["--seed", "127.0.0.1:60000"], None, ["'seeds'", "70000"]),
+    ("seed-not-address", ["--seed", "nowhere"], None, ["'seeds'", "nowhere"]),
     ("unknown-flag", ["--nope"], None, ["--nope"]),
     ("missing-file", [], "@missing", ["--config", "No such file"]),
     ("bad-toml", [], "[node\nport = 1", ["not valid TOML"]),
@@ -140,11 +146,47 @@ def test_port_in_use(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
+        # an ephemeral port may be above 55535: its default fabric port would be refused first
+        fabric = ["--fabric-port", str(free_port())]
         code, err = _start_failing(
-            ["--port", str(port), "--data-dir", str(tmp_path / "d")], tmp_path
+            ["--port", str(port), *fabric, "--data-dir", str(tmp_path / "d")], tmp_path
         )
     assert code == 2 and len(err.splitlines()) == 1
     assert f"127.0.0.1:{port}" in err and "cannot listen" in err
+
+
+def test_fabric_port_in_use(tmp_path):
+    port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port + 10000))
+        busy.listen()
+        code, err = _start_failing(
+            ["--port", str(port), "--data-dir", str(tmp_path / "d")], tmp_path
+        )
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "fabric-port" in err and f"127.0.0.1:{port + 10000}" in err
+
+
+def test_fabric_port_flag(start_node):
+    """`--fabric-port` moves the fabric; a peer seeds from it as IP:PORT:FABRIC-PORT."""
+    ports = [free_port() for _ in range(4)]
+    first = start_node(args=["--fabric-port", str(ports[1])], port=ports[0])
+    second = start_node(
+        "[node]\nfabric-port = %d\n" % ports[3],
+        port=ports[2],
+        args=["--seed", f"127.0.0.1:{ports[0]}:{ports[1]}"],
+    )
+
+    def formed() -> bool:
+        sizes = []
+        for n in (first, second):
+            with RawClient.to(n) as c:
+                sizes.append(info_dict(c.call("INFO", "cluster")).get("cluster_size"))
+        return sizes == ["2", "2"]
+
+    wait_until(formed, 30, "the two nodes to form a cluster over the chosen fabric ports")
+    assert f"fabric listening on 127.0.0.1:{ports[1]}" in first.log()
+    assert f"fabric listening on 127.0.0.1:{ports[3]}" in second.log()
 
 
 def test_unusable_bind_address(tmp_path):

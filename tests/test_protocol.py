@@ -4,6 +4,7 @@ serving other clients and no data changes."""
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import threading
@@ -265,3 +266,40 @@ def test_resp3_connection_survives_bad_input(node, data_guard):
         c.send(b"*1\r\n$x\r\n")
         assert str(c.read()) == "ERR Protocol error: invalid bulk length"
         assert c.is_closed()
+
+
+# Elements hiredis parses that are not bulk strings (the fast path hands them over as they
+# are); Redis answers `Protocol error: expected '$', got ...` and closes the connection.
+NOT_BULK = [b"-err", b":1", b"_", b",1.5", b"#t", b"%1\r\n$1\r\na\r\n$1\r\nb", b"*1\r\n$1\r\na"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        b"GET",
+        pytest.param(
+            b"NOSUCHCMD",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="respike/resp/client.py Client.execute formats the unknown-command "
+                "error from the arguments before it checks they are bulk strings: "
+                "errors.unknown_command raises TypeError and uvloop logs 'Fatal error on "
+                "transport' with a traceback (fix: call self._not_bulk(args) there when an "
+                "argument is not bytes)",
+            ),
+        ),
+    ],
+)
+def test_non_bulk_element_is_a_protocol_error_without_a_traceback(node, data_guard, command):
+    """No client input puts a traceback in the node's log."""
+    before = os.path.getsize(node.log_path)
+    for element in NOT_BULK:
+        data = b"*2\r\n$%d\r\n%s\r\n%s\r\n" % (len(command), command, element)
+        answer, closed = exchange(node.host, node.port, data)
+        assert answer.startswith(b"-ERR Protocol error") and closed, (element, answer)
+    with RawClient.to(node) as c:
+        assert c.call("PING") == b"PONG"  # every answer above is written: so is any log line
+    with open(node.log_path, errors="replace") as fh:
+        fh.seek(before)
+        logged = fh.read()
+    assert "Traceback" not in logged and "Fatal error" not in logged, logged

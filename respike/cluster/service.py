@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import hiredis
 
+from ..config import fabric_port
 from ..errors import CLUSTERDOWN, CROSSSLOT, RecordError, RedisError, ResultCode
 from ..keyspace import hash_slot
 from ..resp.client import Blocking, Client
@@ -67,7 +68,7 @@ class ClusterService:
         cfg = node.node_config
         self.bind = cfg["bind"]
         self.port = cfg["port"]
-        self.fabric_port = cfg["fabric-port"] or self.port + 10000
+        self.fabric_port = fabric_port(cfg)
         self.address = node_address(self.bind, self.port, self.fabric_port)
         self.seeded = bool(cfg["seeds"])
         self.store = EngineStore(self.engine)

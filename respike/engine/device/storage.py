@@ -195,21 +195,28 @@ class _Failed:
         raise self.exc
 
 
-# The sync helper: one byte in = fdatasync every file, one byte out ("k" or "e").
+# The sync helper: one byte in = fdatasync every file, one byte out ("k" or "e"). It ends
+# quietly when the node is gone (end of file, or a broken pipe when the node was killed
+# while it synced: no traceback in the node's log), and leaves Ctrl-C, which reaches the
+# whole process group, to the node, which closes the pipe when it has stopped.
 _HELPER: Final = """
-import os, sys
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 fds = [int(a) for a in sys.argv[1:]]
-while True:
-    if not os.read(0, 1):
-        break
-    reply = b"k"
-    for fd in fds:
-        try:
-            os.fdatasync(fd)
-        except OSError as exc:
-            reply = b"e"
-            os.write(2, ("fdatasync: %s\\n" % exc).encode())
-    os.write(1, reply)
+def serve():
+    while os.read(0, 1):
+        reply = b"k"
+        for fd in fds:
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                reply = b"e"
+                os.write(2, ("fdatasync: %s\\n" % exc).encode())
+        os.write(1, reply)
+try:
+    serve()
+except OSError:
+    pass
 """
 
 
