@@ -277,17 +277,7 @@ NOT_BULK = [b"-err", b":1", b"_", b",1.5", b"#t", b"%1\r\n$1\r\na\r\n$1\r\nb", b
     "command",
     [
         b"GET",
-        pytest.param(
-            b"NOSUCHCMD",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="respike/resp/client.py Client.execute formats the unknown-command "
-                "error from the arguments before it checks they are bulk strings: "
-                "errors.unknown_command raises TypeError and uvloop logs 'Fatal error on "
-                "transport' with a traceback (fix: call self._not_bulk(args) there when an "
-                "argument is not bytes)",
-            ),
-        ),
+        b"NOSUCHCMD",
     ],
 )
 def test_non_bulk_element_is_a_protocol_error_without_a_traceback(node, data_guard, command):

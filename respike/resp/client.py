@@ -444,6 +444,8 @@ class Client:
                 return self._not_bulk(args)
             cmd = self.server.table.lookup(args[0])
             if cmd is None:
+                if not all(a.__class__ is bytes for a in args):
+                    return self._not_bulk(args)
                 return self._reject(unknown_command(args[0], args[1:]))
         argc = len(args)
         if argc != cmd.arity and (cmd.arity > 0 or argc < cmd.min_args):
