@@ -112,6 +112,34 @@ SCRIPT_NO_CLUSTER = "ERR Can not run script on cluster, 'no-cluster' flag is set
 FUNCTION_NOT_FOUND = "ERR Function not found"
 FUNCTION_RO_WRITE = "ERR Can not execute a script with write flag using *_ro command."
 LIBRARY_NOT_FOUND = "ERR Library not found"
+SCRIPT_FLUSH_OPTION = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
+SCRIPT_NO_DEBUGGER = "ERR respike has no Lua debugger (SCRIPT DEBUG YES|SYNC)"
+SCRIPT_DEBUG_OPTION = "ERR Use SCRIPT DEBUG YES/SYNC/NO"
+FUNCTION_FLUSH_OPTION = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+LIBRARY_NAME_MISSING = "ERR library name argument was not given"
+FUNCTION_RESTORE_POLICY = (
+    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+)
+FUNCTION_PAYLOAD_BAD = "ERR payload version or checksum are wrong"
+SCRIPT_NESTED = "ERR a script cannot run another script"
+FUNCTION_NONE_REGISTERED = "ERR No functions registered"
+LIBRARY_METADATA_MISSING = "ERR Missing library metadata"
+LIBRARY_NAME_NOT_GIVEN = "ERR Library name was not given"
+FUNCTION_UNKNOWN_FLAG = "ERR Error registering functions: unknown flag given"
+SCRIPT_KILLED = "ERR Script killed by user with SCRIPT KILL..."
+SCRIPT_CALL_NO_ARGS = "ERR Please specify at least one argument for this redis lib call"
+SCRIPT_CALL_BAD_ARG = "ERR Lua redis lib command arguments must be strings or integers"
+SCRIPT_CALL_DEFERRED = "ERR This command cannot run inside a script on respike"
+SCRIPT_CALL_NOT_RUNNING = "ERR redis.call is only available while a script runs"
+
+
+def subscribed_only(name: str) -> str:
+    """A RESP2 connection in subscribed mode ran a command other than these."""
+    return (
+        f"ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+        "RESET are allowed in this context"
+    )
+
 
 # Client-side caching (src/networking.c clientCommand, tracking.c).
 TRACKING_PREFIX_NEEDS_BCAST = "ERR PREFIX option requires BCAST mode to be enabled"

@@ -24,6 +24,7 @@ from ..errors import (
     NOAUTH,
     RecordError,
     RedisError,
+    subscribed_only,
     unknown_command,
     wrong_arity,
 )
@@ -517,10 +518,7 @@ class Client:
         if self._pubsub_mode and self.proto == 2 and cmd.name not in _SUBSCRIBED_OK:
             cmd.rejected_calls += 1
             sub = self.server.table.resolve(args)
-            return self._reject(
-                f"ERR Can't execute '{(sub or cmd).name}': only (P|S)SUBSCRIBE / "
-                "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
-            )
+            return self._reject(subscribed_only((sub or cmd).name))
         if self._multi is not None and cmd.name not in _NOT_QUEUED:
             self._multi.append(args)
             return QUEUED

@@ -23,7 +23,17 @@ from typing import Any
 import lupa.lua51 as lua
 
 from ..engine.catalog import Catalog
-from ..errors import RedisError
+from ..errors import (
+    FUNCTION_NONE_REGISTERED,
+    FUNCTION_UNKNOWN_FLAG,
+    LIBRARY_METADATA_MISSING,
+    LIBRARY_NAME_NOT_GIVEN,
+    SCRIPT_CALL_BAD_ARG,
+    SCRIPT_CALL_NO_ARGS,
+    SCRIPT_KILLED,
+    SCRIPT_NESTED,
+    RedisError,
+)
 from .lualibs import Libraries
 
 log = logging.getLogger("respike.scripts")
@@ -31,7 +41,7 @@ log = logging.getLogger("respike.scripts")
 FUNCTIONS = "functions"  # the catalog module holding libraries (name -> code)
 HOOK_EVERY = 100_000  # Lua instructions between two looks at the clock
 # The error a killed script or function ends with (Redis says SCRIPT KILL for both).
-KILLED = b"ERR Script killed by user with SCRIPT KILL..."
+KILLED = SCRIPT_KILLED.encode()
 SCRIPT_FLAGS = frozenset(
     {"no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"}
 )
@@ -51,6 +61,8 @@ class Caller:
     to_table: Callable[..., Any]
 
     def execute(self, argv: list[bytes]) -> Any:
+        """Abstract: the connection side (respike/resp/commands/scripting.py's Caller) runs
+        the command; this layer never touches connections."""
         raise NotImplementedError
 
     def call(self, *args: Any) -> Any:
@@ -77,8 +89,8 @@ class CallError:
         self.text = text
 
 
-_NO_ARGS = CallError(b"ERR Please specify at least one argument for this redis lib call")
-_BAD_ARG = CallError(b"ERR Lua redis lib command arguments must be strings or integers")
+_NO_ARGS = CallError(SCRIPT_CALL_NO_ARGS.encode())
+_BAD_ARG = CallError(SCRIPT_CALL_BAD_ARG.encode())
 
 
 def command_args(args: tuple) -> list[bytes] | CallError:
@@ -279,7 +291,7 @@ class Scripting:
         or a CallError with the error text. `args` are its keys (the first `nkeys`) and
         then its arguments, as the command gives them (one list, not two: one copy)."""
         if self.running is not None:
-            raise RedisError("ERR a script cannot run another script")
+            raise RedisError(SCRIPT_NESTED)
         self.running = running
         try:
             if target.__class__ is Script:
@@ -347,7 +359,7 @@ class Scripting:
                 raise RedisError(f"ERR Function {fn.name} already exists")
             library.functions[fn.name] = fn
         if not library.functions:
-            raise RedisError("ERR No functions registered")
+            raise RedisError(FUNCTION_NONE_REGISTERED)
         return library
 
     def check_new(self, library: Library, replace: bool) -> None:
@@ -388,10 +400,10 @@ class Scripting:
 def library_name(code: bytes) -> str:
     """The `#!lua name=<lib>` line every library starts with."""
     if not code.startswith(b"#!"):
-        raise RedisError("ERR Missing library metadata")
+        raise RedisError(LIBRARY_METADATA_MISSING)
     line = _shebang(code)
     if not line:
-        raise RedisError("ERR Missing library metadata")
+        raise RedisError(LIBRARY_METADATA_MISSING)
     if line[0] != "lua":
         raise RedisError(f"ERR Engine '{line[0]}' not found")
     name = None
@@ -401,7 +413,7 @@ def library_name(code: bytes) -> str:
             raise RedisError(f"ERR Invalid metadata value given: {part}")
         name = value
     if name is None:
-        raise RedisError("ERR Library name was not given")
+        raise RedisError(LIBRARY_NAME_NOT_GIVEN)
     if not _NAME.match(name.encode()):
         raise RedisError(
             "ERR Library names can only contain letters, numbers, or underscores(_) "
@@ -420,7 +432,7 @@ def _function(library: Library, name: Any, callback: Any, flags: Any, desc: Any)
     for i in range(1, len(flags) + 1):
         flag = _text(flags[i])
         if flag not in SCRIPT_FLAGS:
-            raise RedisError("ERR Error registering functions: unknown flag given")
+            raise RedisError(FUNCTION_UNKNOWN_FLAG)
         names.add(flag)
     return Function(name.decode(), library.name, callback, frozenset(names), desc)
 

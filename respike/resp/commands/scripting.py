@@ -19,15 +19,24 @@ from typing import TYPE_CHECKING, Any, cast
 import msgpack
 
 from ...errors import (
+    FUNCTION_FLUSH_OPTION,
     FUNCTION_NOT_FOUND,
+    FUNCTION_PAYLOAD_BAD,
+    FUNCTION_RESTORE_POLICY,
     FUNCTION_RO_WRITE,
+    LIBRARY_NAME_MISSING,
     LIBRARY_NOT_FOUND,
     NOSCRIPT,
     NOT_INTEGER,
     NOTBUSY,
     NUMKEYS_NEGATIVE,
     NUMKEYS_TOO_MANY,
+    SCRIPT_CALL_DEFERRED,
+    SCRIPT_CALL_NOT_RUNNING,
+    SCRIPT_DEBUG_OPTION,
+    SCRIPT_FLUSH_OPTION,
     SCRIPT_NO_CLUSTER,
+    SCRIPT_NO_DEBUGGER,
     SCRIPT_NON_LOCAL_KEY,
     SCRIPT_NOT_ALLOWED,
     SCRIPT_UNKNOWN_COMMAND,
@@ -227,8 +236,8 @@ _ARITY = CallError(SCRIPT_WRONG_ARITY.encode())
 _NOT_ALLOWED = CallError(SCRIPT_NOT_ALLOWED.encode())
 _WRITE_READONLY = CallError(SCRIPT_WRITE_READONLY.encode())
 _NON_LOCAL = CallError(SCRIPT_NON_LOCAL_KEY.encode())
-_DEFERRED = CallError(b"ERR This command cannot run inside a script on respike")
-_NOT_RUNNING = CallError(b"ERR redis.call is only available while a script runs")
+_DEFERRED = CallError(SCRIPT_CALL_DEFERRED.encode())
+_NOT_RUNNING = CallError(SCRIPT_CALL_NOT_RUNNING.encode())
 
 
 def _discard(reply: Any) -> None:
@@ -519,7 +528,7 @@ def script_exists(c, a):
 )
 def script_flush(c, a):
     if len(a) > 3 or (len(a) == 3 and a[2].upper() not in (b"ASYNC", b"SYNC")):
-        raise RedisError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+        raise RedisError(SCRIPT_FLUSH_OPTION)
     _scripting(c).flush_scripts()
     return OK
 
@@ -556,8 +565,8 @@ def script_debug(c, a):
     if mode == b"NO":
         return OK
     if mode in (b"YES", b"SYNC"):
-        raise RedisError("ERR respike has no Lua debugger (SCRIPT DEBUG YES|SYNC)")
-    raise RedisError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+        raise RedisError(SCRIPT_NO_DEBUGGER)
+    raise RedisError(SCRIPT_DEBUG_OPTION)
 
 
 @command(
@@ -683,7 +692,7 @@ def function_delete(c, a):
 )
 def function_flush(c, a):
     if len(a) > 3 or (len(a) == 3 and a[2].upper() not in (b"ASYNC", b"SYNC")):
-        raise RedisError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+        raise RedisError(FUNCTION_FLUSH_OPTION)
     _flush_functions(c)
     return OK
 
@@ -717,7 +726,7 @@ def function_list(c, a):
             i += 1
             pattern = a[i]
         elif opt == b"LIBRARYNAME":
-            raise RedisError("ERR library name argument was not given")
+            raise RedisError(LIBRARY_NAME_MISSING)
         else:
             raise RedisError(f"ERR Unknown argument {a[i].decode('utf-8', 'replace')}")
         i += 1
@@ -777,13 +786,11 @@ def function_dump(c, a):
 def function_restore(c, a):
     policy = a[3].upper() if len(a) > 3 else b"APPEND"
     if len(a) > 4 or policy not in (b"FLUSH", b"APPEND", b"REPLACE"):
-        raise RedisError(
-            "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
-        )
+        raise RedisError(FUNCTION_RESTORE_POLICY)
     payload = a[2]
     body, check = payload[len(_DUMP_MAGIC) : -16], payload[-16:]
     if not payload.startswith(_DUMP_MAGIC) or sha1hex(body)[:16].encode() != check:
-        raise RedisError("ERR payload version or checksum are wrong")
+        raise RedisError(FUNCTION_PAYLOAD_BAD)
     scripting = _scripting(c)
     libraries = [scripting.compile_library(code) for code in msgpack.unpackb(body).values()]
     if policy != b"FLUSH":
